@@ -1,0 +1,79 @@
+// AlignedBuffer<T>: an owning, fixed-size, 64-byte aligned array for
+// workspaces and repacked weights. Allocation failure is reported, not thrown:
+// check ok() (or use Allocate, which returns a Status).
+#ifndef FFF_SRC_BASE_ALIGNED_BUFFER_H_
+#define FFF_SRC_BASE_ALIGNED_BUFFER_H_
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <span>
+#include <utility>
+
+#include "fff/status.h"
+
+namespace fff {
+
+inline constexpr size_t kCacheLineBytes = 64;
+
+template <class T>
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  AlignedBuffer(AlignedBuffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
+    if (this != &o) {
+      std::free(data_);
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  ~AlignedBuffer() { std::free(data_); }
+
+  // Replaces the contents with `n` zero-initialised elements. `what` names the
+  // buffer in the error message.
+  Status Allocate(size_t n, const char* what) {
+    std::free(data_);
+    data_ = nullptr;
+    size_ = 0;
+    if (n == 0) return Status::Ok();
+    if (n > std::numeric_limits<size_t>::max() / sizeof(T) - kCacheLineBytes) {
+      return ResourceExhaustedError(std::string("fff: ") + what +
+                                    ": size overflows size_t");
+    }
+    size_t bytes = (n * sizeof(T) + kCacheLineBytes - 1) / kCacheLineBytes *
+                   kCacheLineBytes;
+    void* p = std::aligned_alloc(kCacheLineBytes, bytes);
+    if (p == nullptr) {
+      return ResourceExhaustedError(std::string("fff: ") + what +
+                                    ": cannot allocate " +
+                                    std::to_string(bytes) + " bytes");
+    }
+    std::memset(p, 0, bytes);
+    data_ = static_cast<T*>(p);
+    size_ = n;
+    return Status::Ok();
+  }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  std::span<T> span() { return {data_, size_}; }
+  std::span<const T> span() const { return {data_, size_}; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace fff
+
+#endif  // FFF_SRC_BASE_ALIGNED_BUFFER_H_
