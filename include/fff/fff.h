@@ -99,7 +99,7 @@ struct FffOptions {
   // Threads for Forward: 0 = OpenMP's maximum (OMP_NUM_THREADS or cores).
   int n_threads = 0;
   FffStrategy strategy = FffStrategy::kAuto;
-  // SIMD target by Highway name ("AVX3", "AVX2", "SSE4", "EMU128"); empty =
+  // SIMD target by Highway name ("AVX3", "AVX2", "SSE4", "SCALAR"); empty =
   // the FFF_CPU_TARGET environment variable if set, else the best the CPU
   // supports. Naming a target the CPU lacks is an error.
   std::string target;

@@ -1,0 +1,225 @@
+// Properties of FffLayer: valid routing, permutation equivariance, agreement
+// with the masked-dense (training-time) computation, and bitwise determinism
+// across thread counts, batch splits and strategies — on every target.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fff/fff.h"
+#include "src/kernels/fff_kernels.h"
+#include "src/kernels/reference/fff_reference.h"
+#include "tests/testing/fff_testing.h"
+
+namespace fff {
+namespace {
+
+struct Batch {
+  testing::FffWeights w;
+  std::vector<float> x;
+  int64_t n_rows;
+};
+
+Batch MakeBatch(const FffShape& s, int64_t n_rows, uint64_t seed) {
+  Batch b{testing::MakeRandomWeights(s, seed), {}, n_rows};
+  b.x = testing::MakeRandomRows(n_rows, s.d_in, s.d_in, 0, seed + 1);
+  testing::ResampleForMargin(b.w, b.x.data(), s.d_in, n_rows, seed + 2);
+  return b;
+}
+
+struct Output {
+  std::vector<float> y;
+  std::vector<int32_t> nodes;
+  std::vector<float> logits;
+};
+
+Output RunLayer(const Batch& b, const FffOptions& opt, int64_t row_begin = 0,
+           int64_t n_rows = -1) {
+  const FffShape& s = b.w.shape;
+  if (n_rows < 0) n_rows = b.n_rows;
+  auto layer = FffLayer::Create(s, b.w.view(), opt);
+  EXPECT_TRUE(layer.ok()) << layer.status().ToString();
+  Output out;
+  out.y.resize(static_cast<size_t>(n_rows * s.d_out));
+  out.nodes.resize(static_cast<size_t>(n_rows * s.n_visited()));
+  out.logits.resize(out.nodes.size());
+  MatrixView<const float> x(
+      std::span<const float>(b.x).subspan(
+          static_cast<size_t>(row_begin * s.d_in),
+          static_cast<size_t>(n_rows * s.d_in)),
+      n_rows, s.d_in);
+  MatrixView<float> y(out.y, n_rows, s.d_out);
+  Status st = layer->Forward(x, y, {out.nodes, out.logits});
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+const FffShape kShapes[] = {{768, 768, 11, 1}, {37, 29, 4, 5}, {5, 3, 0, 64}};
+
+TEST(FffPropertiesTest, RoutingFollowsChildLinks) {
+  for (const FffShape& s : kShapes) {
+    const Batch b = MakeBatch(s, 300, 11);
+    for (const auto* t : kernels::SupportedFffKernelTables()) {
+      for (auto st : {FffStrategy::kRowWalk, FffStrategy::kLevelBatched}) {
+        FffOptions opt;
+        opt.target = t->name;
+        opt.strategy = st;
+        const Output o = RunLayer(b, opt);
+        for (int64_t r = 0; r < b.n_rows; ++r) {
+          for (int64_t tr = 0; tr < s.n_trees; ++tr) {
+            const int64_t at = (r * s.n_trees + tr) * (s.depth + 1);
+            ASSERT_EQ(o.nodes[at], 0) << t->name << " row " << r;
+            for (int64_t l = 0; l < s.depth; ++l) {
+              const int32_t n = o.nodes[at + l];
+              const int32_t want = 2 * n + 1 + (o.logits[at + l] > 0 ? 1 : 0);
+              ASSERT_EQ(o.nodes[at + l + 1], want)
+                  << t->name << " row " << r << " tree " << tr << " level "
+                  << l;
+            }
+            ASSERT_LT(o.nodes[at + s.depth], s.n_nodes());
+            ASSERT_GE(o.nodes[at + s.depth], (1 << s.depth) - 1);  // a leaf
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(FffPropertiesTest, PermutingRowsPermutesOutputs) {
+  for (const FffShape& s : kShapes) {
+    Batch b = MakeBatch(s, 97, 21);
+    std::vector<int64_t> perm(static_cast<size_t>(b.n_rows));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), std::mt19937_64(5));
+    Batch p = b;
+    for (int64_t r = 0; r < b.n_rows; ++r) {
+      std::memcpy(&p.x[r * s.d_in], &b.x[perm[r] * s.d_in],
+                  s.d_in * sizeof(float));
+    }
+    for (const auto* t : kernels::SupportedFffKernelTables()) {
+      FffOptions opt;
+      opt.target = t->name;
+      const Output ob = RunLayer(b, opt), op = RunLayer(p, opt);
+      for (int64_t r = 0; r < b.n_rows; ++r) {
+        ASSERT_EQ(std::memcmp(&op.y[r * s.d_out], &ob.y[perm[r] * s.d_out],
+                              s.d_out * sizeof(float)),
+                  0)
+            << t->name << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(FffPropertiesTest, AgreesWithMaskedDenseReference) {
+  for (const FffShape& s : kShapes) {
+    const Batch b = MakeBatch(s, 40, 31);
+    std::vector<double> wi(b.w.w_in.begin(), b.w.w_in.end());
+    std::vector<double> bi(b.w.b_in.begin(), b.w.b_in.end());
+    std::vector<double> wo(b.w.w_out.begin(), b.w.w_out.end());
+    std::vector<double> x(b.x.begin(), b.x.end());
+    testing::FffReference ref = testing::ComputeReference(
+        b.w, b.x.data(), s.d_in, b.n_rows);  // for the bounds
+    reference::FffForwardMaskedDense(s, wi.data(), bi.data(), wo.data(),
+                                     x.data(), s.d_in, b.n_rows, ref.y.data(),
+                                     s.d_out, ref.nodes.data(),
+                                     ref.logits.data());
+    for (const auto* t : kernels::SupportedFffKernelTables()) {
+      FffOptions opt;
+      opt.target = t->name;
+      const Output o = RunLayer(b, opt);
+      const testing::FffComparison c =
+          testing::Compare(ref, o.y.data(), s.d_out, o.nodes.data());
+      EXPECT_TRUE(c.ok) << t->name << ": " << c.Describe();
+    }
+  }
+}
+
+TEST(FffPropertiesTest, BitsIndependentOfThreadsSplitsAndStrategy) {
+  for (const FffShape& s : kShapes) {
+    const Batch b = MakeBatch(s, 1000, 41);
+    for (const auto* t : kernels::SupportedFffKernelTables()) {
+      FffOptions base;
+      base.target = t->name;
+      base.n_threads = 1;
+      base.strategy = FffStrategy::kRowWalk;
+      const Output want = RunLayer(b, base);
+      for (int threads : {1, 2, 3}) {
+        for (auto st : {FffStrategy::kAuto, FffStrategy::kRowWalk,
+                        FffStrategy::kLevelBatched}) {
+          FffOptions opt = base;
+          opt.n_threads = threads;
+          opt.strategy = st;
+          const Output got = RunLayer(b, opt);
+          ASSERT_TRUE(SameBits(got.y, want.y))
+              << t->name << " threads=" << threads << " strategy "
+              << FffStrategyName(st);
+          ASSERT_EQ(got.nodes, want.nodes);
+          ASSERT_TRUE(SameBits(got.logits, want.logits));
+        }
+      }
+      // Any split of the batch into consecutive calls.
+      for (int64_t piece : {1, 7, 64, 333}) {
+        FffOptions opt = base;
+        opt.n_threads = 2;
+        opt.strategy = FffStrategy::kAuto;
+        std::vector<float> y;
+        for (int64_t r0 = 0; r0 < b.n_rows; r0 += piece) {
+          const int64_t n = std::min(piece, b.n_rows - r0);
+          const Output part = RunLayer(b, opt, r0, n);
+          y.insert(y.end(), part.y.begin(), part.y.end());
+        }
+        ASSERT_TRUE(SameBits(y, want.y)) << t->name << " piece " << piece;
+      }
+    }
+  }
+}
+
+TEST(FffPropertiesTest, FlipAtTinyLogitIsReportedAsRoutingDifference) {
+  // d_in = 2, one tree of depth 1. Root logit in exact arithmetic:
+  // 1*1 + 1e-8*1 - 1 = 1e-8 > 0 (go right), but in float 1 + 1e-8 rounds
+  // to 1, so a float kernel computes exactly 0 and goes left.
+  FffShape s{2, 3, 1, 1};
+  testing::FffWeights w;
+  w.shape = s;
+  w.w_in = {1.0f, 1.0f, 0.5f, 0.25f, -0.5f, 0.75f};
+  w.b_in = {-1.0f, 0.1f, 0.2f};
+  w.w_out = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<float> x = {1.0f, 1e-8f};
+  const testing::FffReference ref =
+      testing::ComputeReference(w, x.data(), 2, 1);
+  ASSERT_EQ(ref.nodes[1], 2);  // exact: right
+  ASSERT_LT(std::fabs(ref.logits[0]), ref.logit_bound[0]);  // no margin
+  for (const auto* t : kernels::SupportedFffKernelTables()) {
+    FffOptions opt;
+    opt.target = t->name;
+    auto layer = FffLayer::Create(s, w.view(), opt);
+    ASSERT_TRUE(layer.ok());
+    std::vector<float> y(3);
+    std::vector<int32_t> nodes(2);
+    ASSERT_TRUE(layer->Forward(MatrixView<const float>(
+                                   std::span<const float>(x), 1, 2),
+                               MatrixView<float>(y, 1, 3), {nodes, {}})
+                    .ok());
+    EXPECT_EQ(nodes[1], 1) << t->name;  // float: left
+    const testing::FffComparison c =
+        testing::Compare(ref, y.data(), 3, nodes.data());
+    EXPECT_FALSE(c.ok);
+    EXPECT_EQ(c.n_flips, 1);
+    EXPECT_EQ(c.flip_row, 0);
+    EXPECT_EQ(c.flip_level, 0);
+    EXPECT_NEAR(c.flip_logit, 1e-8, 1e-9);
+    EXPECT_NE(c.Describe().find("routing flip"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace fff
