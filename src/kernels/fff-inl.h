@@ -15,6 +15,7 @@
 #define FFF_SRC_KERNELS_FFF_INL_H_
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -85,51 +86,87 @@ HWY_INLINE void DotRows(D d, const float* const* HWY_RESTRICT xs,
   }
 }
 
-// y[0..d_out) = sum over k < n_vis of acts[k] * w_out[nodes[k]][0..d_out).
-// Per-element order: k ascending, starting from zero, one MulAdd per term
-// (fused where the target has FMA; the columns of a final partial vector use
-// std::fma). Overwrites y.
-template <class D>
-HWY_INLINE void AccumulateOutputRow(D d, const float* HWY_RESTRICT w_out,
-                                    size_t d_out,
-                                    const int32_t* HWY_RESTRICT nodes,
-                                    const float* HWY_RESTRICT acts,
-                                    size_t n_vis, float* HWY_RESTRICT y) {
+// For r < R: y[r][c] = sum over k < n_vis of acts[r][k] * w_out[nodes[r][k]][c]
+// for all d_out columns (overwriting y[r]). Per-element order: k ascending,
+// starting from zero, one MulAdd per term (fused where the target has FMA);
+// columns past the last whole vector of the row use std::fma. The result of
+// a row therefore does not depend on R or on the other rows: R only lets
+// rows that visit the same node at visit k (grouped rows share their upper
+// levels) load that w_out row once for all of them.
+template <size_t R, class D>
+HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
+                                     size_t d_out,
+                                     const int32_t* const* HWY_RESTRICT nodes,
+                                     const float* const* HWY_RESTRICT acts,
+                                     size_t n_vis, float* const* y) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
-  size_t c = 0;
-  for (; c + 4 * N <= d_out; c += 4 * N) {
-    V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-    for (size_t k = 0; k < n_vis; ++k) {
-      const float* HWY_RESTRICT w =
-          w_out + static_cast<size_t>(nodes[k]) * d_out + c;
-      const V a = hn::Set(d, acts[k]);
-      a0 = hn::MulAdd(a, hn::LoadU(d, w), a0);
-      a1 = hn::MulAdd(a, hn::LoadU(d, w + N), a1);
-      a2 = hn::MulAdd(a, hn::LoadU(d, w + 2 * N), a2);
-      a3 = hn::MulAdd(a, hn::LoadU(d, w + 3 * N), a3);
+  constexpr size_t kMaxVisits = 64;  // shared-node flags per pass
+  const size_t vec_end = d_out / N * N;
+  for (size_t k0 = 0; k0 < n_vis; k0 += kMaxVisits) {
+    // Visits are handled in passes of kMaxVisits; a pass after the first
+    // continues from the partial sums stored in y (same per-element order).
+    const size_t k1 = std::min(n_vis, k0 + kMaxVisits);
+    bool shared[kMaxVisits];
+    for (size_t k = k0; k < k1; ++k) {
+      bool same = true;
+      for (size_t r = 1; r < R; ++r) same &= nodes[r][k] == nodes[0][k];
+      shared[k - k0] = same;
     }
-    hn::StoreU(a0, d, y + c);
-    hn::StoreU(a1, d, y + c + N);
-    hn::StoreU(a2, d, y + c + 2 * N);
-    hn::StoreU(a3, d, y + c + 3 * N);
-  }
-  for (; c + N <= d_out; c += N) {
-    V a0 = hn::Zero(d);
-    for (size_t k = 0; k < n_vis; ++k) {
-      const float* HWY_RESTRICT w =
-          w_out + static_cast<size_t>(nodes[k]) * d_out + c;
-      a0 = hn::MulAdd(hn::Set(d, acts[k]), hn::LoadU(d, w), a0);
+    size_t c = 0;
+    for (; c + 2 * N <= vec_end; c += 2 * N) {
+      V acc[R][2];
+      for (size_t r = 0; r < R; ++r) {
+        acc[r][0] = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c);
+        acc[r][1] = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c + N);
+      }
+      for (size_t k = k0; k < k1; ++k) {
+        if (shared[k - k0]) {
+          const float* HWY_RESTRICT w =
+              w_out + static_cast<size_t>(nodes[0][k]) * d_out + c;
+          const V w0 = hn::LoadU(d, w), w1 = hn::LoadU(d, w + N);
+          for (size_t r = 0; r < R; ++r) {
+            const V a = hn::Set(d, acts[r][k]);
+            acc[r][0] = hn::MulAdd(a, w0, acc[r][0]);
+            acc[r][1] = hn::MulAdd(a, w1, acc[r][1]);
+          }
+        } else {
+          for (size_t r = 0; r < R; ++r) {
+            const float* HWY_RESTRICT w =
+                w_out + static_cast<size_t>(nodes[r][k]) * d_out + c;
+            const V a = hn::Set(d, acts[r][k]);
+            acc[r][0] = hn::MulAdd(a, hn::LoadU(d, w), acc[r][0]);
+            acc[r][1] = hn::MulAdd(a, hn::LoadU(d, w + N), acc[r][1]);
+          }
+        }
+      }
+      for (size_t r = 0; r < R; ++r) {
+        hn::StoreU(acc[r][0], d, y[r] + c);
+        hn::StoreU(acc[r][1], d, y[r] + c + N);
+      }
     }
-    hn::StoreU(a0, d, y + c);
-  }
-  for (; c < d_out; ++c) {
-    float acc = 0.0f;
-    for (size_t k = 0; k < n_vis; ++k) {
-      acc = std::fma(acts[k], w_out[static_cast<size_t>(nodes[k]) * d_out + c],
-                     acc);
+    for (; c < vec_end; c += N) {
+      for (size_t r = 0; r < R; ++r) {
+        V acc = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c);
+        for (size_t k = k0; k < k1; ++k) {
+          const float* HWY_RESTRICT w =
+              w_out + static_cast<size_t>(nodes[r][k]) * d_out + c;
+          acc = hn::MulAdd(hn::Set(d, acts[r][k]), hn::LoadU(d, w), acc);
+        }
+        hn::StoreU(acc, d, y[r] + c);
+      }
     }
-    y[c] = acc;
+    for (; c < d_out; ++c) {
+      for (size_t r = 0; r < R; ++r) {
+        float acc = k0 == 0 ? 0.0f : y[r][c];
+        for (size_t k = k0; k < k1; ++k) {
+          acc = std::fma(acts[r][k],
+                         w_out[static_cast<size_t>(nodes[r][k]) * d_out + c],
+                         acc);
+        }
+        y[r][c] = acc;
+      }
+    }
   }
 }
 

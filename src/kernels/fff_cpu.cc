@@ -22,7 +22,7 @@
 HWY_BEFORE_NAMESPACE();
 namespace fff::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-using fff::HWY_NAMESPACE::AccumulateOutputRow;
+using fff::HWY_NAMESPACE::AccumulateOutputRows;
 using fff::HWY_NAMESPACE::DotRows;
 using fff::HWY_NAMESPACE::Gelu;
 
@@ -56,54 +56,18 @@ float Dot(const float* x, const float* w, int64_t n) {
   return out;
 }
 
-// Copies the block's logits and within-tree nodes into the caller's trace.
-void WriteTrace(const FffProblem& p, int64_t row_begin, int64_t n_rows,
-                const FffScratch& s) {
-  const int64_t nv = p.n_visited();
-  const int64_t levels = p.depth + 1;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const int64_t at = (row_begin + r) * nv;
-    if (p.trace_logits != nullptr) {
-      std::memcpy(p.trace_logits + at, s.acts + r * nv, nv * sizeof(float));
-    }
-    if (p.trace_nodes != nullptr) {
-      for (int64_t k = 0; k < nv; ++k) {
-        const int64_t tree = k / levels;
-        p.trace_nodes[at + k] = s.nodes[r * nv + k] -
-                                static_cast<int32_t>(tree * p.n_nodes);
-      }
-    }
-  }
-}
-
-// After routing: GELU of every logit of the block, then each row's output.
-void FinishBlock(const FffProblem& p, int64_t row_begin, int64_t n_rows,
-                 const FffScratch& s) {
-  if (p.trace_nodes != nullptr || p.trace_logits != nullptr) {
-    WriteTrace(p, row_begin, n_rows, s);
-  }
-  const int64_t nv = p.n_visited();
-  GeluArray(s.acts, s.acts, n_rows * nv);
-  const DF d;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    AccumulateOutputRow(d, p.w_out, static_cast<size_t>(p.d_out),
-                        s.nodes + r * nv, s.acts + r * nv,
-                        static_cast<size_t>(nv),
-                        p.y + (row_begin + r) * p.y_stride);
-  }
-}
-
-// Row walk: each row descends its trees alone; the next level's two
-// candidate weight rows are prefetched while the current logit is computed.
+// Row walk: each row descends its trees alone. While a level's logit is
+// computed, the first cache lines of both candidate rows of the next level
+// are prefetched, so the hardware streamer finds them already in flight.
 void RowWalk(const FffProblem& p, int64_t row_begin, int64_t row_end,
-             const FffScratch& s) {
+             const FffRouting& routing) {
   const DF d;
   const int64_t nv = p.n_visited();
   const size_t d_in = static_cast<size_t>(p.d_in);
   for (int64_t r = row_begin; r < row_end; ++r) {
     const float* x = p.x + r * p.x_stride;
-    int32_t* nodes = s.nodes + (r - row_begin) * nv;
-    float* acts = s.acts + (r - row_begin) * nv;
+    int32_t* nodes = routing.nodes + r * nv;
+    float* acts = routing.acts + r * nv;
     for (int64_t t = 0; t < p.n_trees; ++t) {
       const int64_t base = t * p.n_nodes;
       int64_t node = 0;
@@ -111,8 +75,11 @@ void RowWalk(const FffProblem& p, int64_t row_begin, int64_t row_end,
         const int64_t g = base + node;
         const float* w = p.w_in + g * p.d_in;
         if (level < p.depth) {
-          hwy::Prefetch(p.w_in + (base + 2 * node + 1) * p.d_in);
-          hwy::Prefetch(p.w_in + (base + 2 * node + 2) * p.d_in);
+          const float* left = p.w_in + (g + node + 1) * p.d_in;
+          hwy::Prefetch(left);
+          hwy::Prefetch(left + 16);
+          hwy::Prefetch(left + p.d_in);
+          hwy::Prefetch(left + p.d_in + 16);
         }
         float z;
         DotRows<1, true>(d, &x, &w, d_in, &z);
@@ -123,95 +90,127 @@ void RowWalk(const FffProblem& p, int64_t row_begin, int64_t row_end,
       }
     }
   }
-  FinishBlock(p, row_begin, row_end - row_begin, s);
 }
 
-// Level-batched: per tree, rows are kept grouped by their current node (a
-// stable partition per level), and each group's logits are computed against
-// the shared weight row kGroupRows rows at a time.
-void LevelBatched(const FffProblem& p, int64_t row_begin, int64_t row_end,
-                  const FffScratch& s) {
+// Logits of the n rows at positions [0, n) of perm, whose current nodes are
+// node[] (sorted, so rows sharing a node are adjacent): kGroupRows rows at a
+// time, loading a weight row once for all of them when they share it.
+// Interleaving rows of different groups keeps the FMA units busy where
+// groups are small (deep levels), instead of one latency-bound dot at a time.
+HWY_INLINE void GroupLogits(const FffProblem& p, int64_t base,
+                            const int32_t* perm, const int32_t* node,
+                            int64_t n, float* z) {
   const DF d;
-  const int64_t n_rows = row_end - row_begin;
-  const int64_t nv = p.n_visited();
-  const int64_t levels = p.depth + 1;
   const size_t d_in = static_cast<size_t>(p.d_in);
-  int32_t* perm = s.perm;
-  int32_t* perm_next = s.perm_next;
-  int32_t* seg_begin = s.seg_begin;
-  int32_t* seg_node = s.seg_node;
-  int32_t* seg_next_begin = s.seg_next_begin;
-  int32_t* seg_next_node = s.seg_next_node;
-  for (int64_t t = 0; t < p.n_trees; ++t) {
-    const int64_t base = t * p.n_nodes;
-    for (int64_t i = 0; i < n_rows; ++i) perm[i] = static_cast<int32_t>(i);
-    int64_t n_segs = 1;
-    seg_begin[0] = 0;
-    seg_begin[1] = static_cast<int32_t>(n_rows);
-    seg_node[0] = 0;
-    for (int64_t level = 0; level < levels; ++level) {
-      for (int64_t sg = 0; sg < n_segs; ++sg) {
-        const int64_t g = base + seg_node[sg];
-        const float* w = p.w_in + g * p.d_in;
-        const float bias = p.b_in[g];
-        const float* ws[kGroupRows];
-        const float* xs[kGroupRows];
-        for (size_t k = 0; k < kGroupRows; ++k) ws[k] = w;
-        int64_t i = seg_begin[sg];
-        const int64_t end = seg_begin[sg + 1];
-        for (; i + static_cast<int64_t>(kGroupRows) <= end;
-             i += kGroupRows) {
-          for (size_t k = 0; k < kGroupRows; ++k) {
-            xs[k] = p.x + (row_begin + perm[i + k]) * p.x_stride;
-          }
-          DotRows<kGroupRows, true>(d, xs, ws, d_in, s.z + i);
-        }
-        for (; i < end; ++i) {
-          xs[0] = p.x + (row_begin + perm[i]) * p.x_stride;
-          DotRows<1, true>(d, xs, ws, d_in, s.z + i);
-        }
-        for (int64_t j = seg_begin[sg]; j < end; ++j) {
-          const float z = s.z[j] + bias;
-          s.z[j] = z;
-          const int64_t at = perm[j] * nv + t * levels + level;
-          s.nodes[at] = static_cast<int32_t>(g);
-          s.acts[at] = z;
-        }
-      }
-      if (level + 1 == levels) break;
-      // Stable partition of every group into its left then right child.
-      int64_t out = 0;
-      int64_t n_next = 0;
-      for (int64_t sg = 0; sg < n_segs; ++sg) {
-        const int64_t b = seg_begin[sg];
-        const int64_t e = seg_begin[sg + 1];
-        const int32_t node = seg_node[sg];
-        for (int side = 0; side < 2; ++side) {
-          const int64_t start = out;
-          for (int64_t j = b; j < e; ++j) {
-            if ((s.z[j] > 0.0f) == (side == 1)) perm_next[out++] = perm[j];
-          }
-          if (out > start) {
-            seg_next_begin[n_next] = static_cast<int32_t>(start);
-            seg_next_node[n_next] = 2 * node + 1 + side;
-            ++n_next;
-          }
-        }
-      }
-      seg_next_begin[n_next] = static_cast<int32_t>(out);
-      std::swap(perm, perm_next);
-      std::swap(seg_begin, seg_next_begin);
-      std::swap(seg_node, seg_next_node);
-      n_segs = n_next;
+  const float* xs[kGroupRows];
+  const float* ws[kGroupRows];
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(kGroupRows) <= n; i += kGroupRows) {
+    for (size_t k = 0; k < kGroupRows; ++k) {
+      xs[k] = p.x + perm[i + k] * p.x_stride;
+      ws[k] = p.w_in + (base + node[i + k]) * p.d_in;
+    }
+    if (node[i] == node[i + kGroupRows - 1]) {
+      DotRows<kGroupRows, true>(d, xs, ws, d_in, z + i);
+    } else {
+      DotRows<kGroupRows, false>(d, xs, ws, d_in, z + i);
     }
   }
-  FinishBlock(p, row_begin, n_rows, s);
+  for (; i < n; ++i) {
+    xs[0] = p.x + perm[i] * p.x_stride;
+    ws[0] = p.w_in + (base + node[i]) * p.d_in;
+    DotRows<1, true>(d, xs, ws, d_in, z + i);
+  }
+}
+
+// Grouped routing (see FffRouteGroupFn). Positions [0, n) hold rows sorted
+// by their current node; after each level every group of equal nodes is
+// split stably into its left then right child group, which keeps the order
+// sorted by node.
+void RouteGroup(const FffProblem& p, int64_t tree, int32_t start_node,
+                int64_t level_begin, int64_t level_end, int32_t* rows,
+                int64_t n, const FffRouting& routing,
+                const FffGroupScratch& s, int32_t* next_node) {
+  if (n == 0) return;
+  const int64_t nv = p.n_visited();
+  const int64_t levels = p.depth + 1;
+  const int64_t base = tree * p.n_nodes;
+  int32_t* perm = rows;
+  int32_t* perm_next = s.perm_next;
+  int32_t* node = s.node;
+  int32_t* node_next = s.node_next;
+  for (int64_t i = 0; i < n; ++i) node[i] = start_node;
+  for (int64_t level = level_begin; level < level_end; ++level) {
+    GroupLogits(p, base, perm, node, n, s.z);
+    for (int64_t j = 0; j < n; ++j) {
+      const float z = s.z[j] + p.b_in[base + node[j]];
+      s.z[j] = z;
+      const int64_t at = perm[j] * nv + tree * levels + level;
+      routing.nodes[at] = static_cast<int32_t>(base + node[j]);
+      routing.acts[at] = z;
+    }
+    // Stable split of every group into its left then right child group.
+    int64_t out = 0;
+    for (int64_t b = 0; b < n;) {
+      int64_t e = b + 1;
+      while (e < n && node[e] == node[b]) ++e;
+      for (int side = 0; side < 2; ++side) {
+        const int32_t child = 2 * node[b] + 1 + side;
+        for (int64_t j = b; j < e; ++j) {
+          if ((s.z[j] > 0.0f) == (side == 1)) {
+            perm_next[out] = perm[j];
+            node_next[out] = child;
+            ++out;
+          }
+        }
+      }
+      b = e;
+    }
+    std::swap(perm, perm_next);
+    std::swap(node, node_next);
+  }
+  if (perm != rows) std::memcpy(rows, perm, static_cast<size_t>(n) * 4);
+  if (next_node != nullptr) {
+    std::memcpy(next_node, node, static_cast<size_t>(n) * 4);
+  }
+}
+
+// Output rows of the listed rows from their activations, kGroupRows rows at
+// a time so rows that share a node (consecutive grouped rows share their
+// upper levels) load its w_out row once.
+void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
+                const FffRouting& routing) {
+  const DF d;
+  const int64_t nv = p.n_visited();
+  const size_t d_out = static_cast<size_t>(p.d_out);
+  const int32_t* nodes[kGroupRows];
+  const float* acts[kGroupRows];
+  float* ys[kGroupRows];
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(kGroupRows) <= n; i += kGroupRows) {
+    for (size_t k = 0; k < kGroupRows; ++k) {
+      const int64_t r = rows[i + k];
+      nodes[k] = routing.nodes + r * nv;
+      acts[k] = routing.acts + r * nv;
+      ys[k] = p.y + r * p.y_stride;
+    }
+    AccumulateOutputRows<kGroupRows>(d, p.w_out, d_out, nodes, acts,
+                                     static_cast<size_t>(nv), ys);
+  }
+  for (; i < n; ++i) {
+    const int64_t r = rows[i];
+    nodes[0] = routing.nodes + r * nv;
+    acts[0] = routing.acts + r * nv;
+    ys[0] = p.y + r * p.y_stride;
+    AccumulateOutputRows<1>(d, p.w_out, d_out, nodes, acts,
+                            static_cast<size_t>(nv), ys);
+  }
 }
 
 const FffKernelTable* GetFffKernelTable() {
   static const FffKernelTable table = {
-      HWY_TARGET, hwy::TargetName(HWY_TARGET), &RowWalk, &LevelBatched,
-      &GeluArray, &Dot};
+      HWY_TARGET, hwy::TargetName(HWY_TARGET), &RowWalk, &RouteGroup,
+      &FinishRows, &GeluArray, &Dot};
   return &table;
 }
 
@@ -264,36 +263,6 @@ const FffKernelTable* FindFffKernelTable(std::string_view name) {
     }
   }
   return nullptr;
-}
-
-int64_t FffScratchBytes(int64_t max_rows, int64_t n_visited) {
-  auto line = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
-  const int64_t rv = max_rows * n_visited;
-  return line(rv * 4) * 2 + line(max_rows * 4) * 4 +
-         line((max_rows + 1) * 4) * 2 + line(max_rows * 4);
-}
-
-FffScratch CarveFffScratch(void* base, int64_t max_rows, int64_t n_visited) {
-  auto line = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
-  char* p = static_cast<char*>(base);
-  auto take = [&](int64_t bytes) {
-    char* q = p;
-    p += line(bytes);
-    return q;
-  };
-  FffScratch s;
-  s.max_rows = max_rows;
-  const int64_t rv = max_rows * n_visited;
-  s.nodes = reinterpret_cast<int32_t*>(take(rv * 4));
-  s.acts = reinterpret_cast<float*>(take(rv * 4));
-  s.perm = reinterpret_cast<int32_t*>(take(max_rows * 4));
-  s.perm_next = reinterpret_cast<int32_t*>(take(max_rows * 4));
-  s.seg_node = reinterpret_cast<int32_t*>(take(max_rows * 4));
-  s.seg_next_node = reinterpret_cast<int32_t*>(take(max_rows * 4));
-  s.seg_begin = reinterpret_cast<int32_t*>(take((max_rows + 1) * 4));
-  s.seg_next_begin = reinterpret_cast<int32_t*>(take((max_rows + 1) * 4));
-  s.z = reinterpret_cast<float*>(take(max_rows * 4));
-  return s;
 }
 
 }  // namespace fff::kernels

@@ -10,14 +10,15 @@
 
 namespace fff::kernels {
 
-// A validated FFF problem: pointers, shapes and strides (in elements). The
-// layouts are those documented in fff/fff.h.
+// A validated FFF problem over one chunk of rows: pointers, shapes and
+// strides (in elements). Layouts are those documented in fff/fff.h; x and y
+// point at the chunk's first row.
 struct FffProblem {
   int64_t d_in = 0;
   int64_t d_out = 0;
   int64_t depth = 0;
   int64_t n_trees = 0;
-  int64_t n_nodes = 0;       // per tree
+  int64_t n_nodes = 0;           // per tree
   const float* w_in = nullptr;   // [n_trees*n_nodes, d_in]
   const float* b_in = nullptr;   // [n_trees*n_nodes]
   const float* w_out = nullptr;  // [n_trees*n_nodes, d_out] node-major
@@ -25,44 +26,58 @@ struct FffProblem {
   int64_t x_stride = 0;
   float* y = nullptr;            // [n_rows, d_out], row stride y_stride
   int64_t y_stride = 0;
-  int32_t* trace_nodes = nullptr;  // [n_rows, n_trees, depth+1] or null
-  float* trace_logits = nullptr;   // [n_rows, n_trees, depth+1] or null
 
   int64_t n_visited() const { return n_trees * (depth + 1); }
 };
 
-// Per-thread scratch for one block of at most `max_rows` rows; sized by
-// ScratchElements and carved by the plan. All pointers are 64-byte aligned.
-struct FffScratch {
-  int64_t max_rows = 0;
-  int32_t* nodes = nullptr;   // [max_rows, n_visited] global node per visit
-  float* acts = nullptr;      // [max_rows, n_visited] logit, then GELU
-  int32_t* perm = nullptr;    // [max_rows] rows grouped by node
-  int32_t* perm_next = nullptr;  // [max_rows]
-  int32_t* seg_begin = nullptr;  // [max_rows + 1] group boundaries
-  int32_t* seg_node = nullptr;   // [max_rows] group node (within tree)
-  int32_t* seg_next_begin = nullptr;  // [max_rows + 1]
-  int32_t* seg_next_node = nullptr;   // [max_rows]
-  float* z = nullptr;         // [max_rows] logits of the current level
+// Per-row routing of a chunk: for row r and visit k = tree*(depth+1)+level,
+// nodes[r*n_visited+k] is the global node (tree*n_nodes + node) and
+// acts[r*n_visited+k] its logit (the plan then applies GELU in place).
+struct FffRouting {
+  int32_t* nodes = nullptr;
+  float* acts = nullptr;
 };
 
-// Bytes of scratch for one thread and `max_rows` rows, each array rounded up
-// to a cache line.
-int64_t FffScratchBytes(int64_t max_rows, int64_t n_visited);
-// Carves `base` (FffScratchBytes long, 64-byte aligned) into a FffScratch.
-FffScratch CarveFffScratch(void* base, int64_t max_rows, int64_t n_visited);
+// Per-thread scratch of the grouped router, each array [max_rows], 64-byte
+// aligned.
+struct FffGroupScratch {
+  int64_t max_rows = 0;
+  int32_t* perm_next = nullptr;
+  int32_t* node = nullptr;       // current node of each position
+  int32_t* node_next = nullptr;
+  float* z = nullptr;            // logit of each position
+};
 
-// Computes rows [row_begin, row_end) of the problem (row_end - row_begin <=
-// scratch.max_rows). Writes y and, when requested, the trace of those rows.
-using FffBlockFn = void (*)(const FffProblem& p, int64_t row_begin,
-                            int64_t row_end, const FffScratch& scratch);
+// Row walk: routes rows [row_begin, row_end) of the chunk one at a time
+// (prefetching each next level's candidate rows) and records the routing.
+using FffRowWalkFn = void (*)(const FffProblem& p, int64_t row_begin,
+                              int64_t row_end, const FffRouting& routing);
+
+// Grouped routing: the n rows listed in rows[] (chunk row indices), all at
+// node `start_node` of `tree` at level `level_begin`, are routed through
+// levels [level_begin, level_end), kept grouped by node so each group's
+// logits are computed against one shared weight row. On return rows[] is
+// reordered by the node each row reaches after the last level, written to
+// next_node[i] for the row now at position i (may be null). n <= max_rows.
+using FffRouteGroupFn = void (*)(const FffProblem& p, int64_t tree,
+                                 int32_t start_node, int64_t level_begin,
+                                 int64_t level_end, int32_t* rows, int64_t n,
+                                 const FffRouting& routing,
+                                 const FffGroupScratch& scratch,
+                                 int32_t* next_node);
+
+// For the n rows listed in rows[], whose acts already hold GELU(logit):
+// y[row] = sum over visits of act * w_out[node] (fixed order, fff-inl.h).
+using FffFinishRowsFn = void (*)(const FffProblem& p, const int32_t* rows,
+                                 int64_t n, const FffRouting& routing);
 
 // The kernels compiled for one SIMD target.
 struct FffKernelTable {
-  int64_t target = 0;        // Highway target bit (HWY_AVX3, ...)
-  const char* name = "";     // hwy::TargetName(target), e.g. "AVX3"
-  FffBlockFn row_walk = nullptr;
-  FffBlockFn level_batched = nullptr;
+  int64_t target = 0;     // Highway target bit (HWY_AVX3, ...)
+  const char* name = "";  // hwy::TargetName(target), e.g. "AVX3"
+  FffRowWalkFn row_walk = nullptr;
+  FffRouteGroupFn route_group = nullptr;
+  FffFinishRowsFn finish_rows = nullptr;
   // out[i] = GELU(in[i]) for i < n (in == out allowed). Exposed for tests.
   void (*gelu)(const float* in, float* out, int64_t n) = nullptr;
   // The dot product every strategy uses for a logit (without bias).

@@ -18,14 +18,24 @@
 namespace fff {
 namespace {
 
-// Rows per block: the row walk keeps blocks small so both threads get work
-// at small batches; the level-batched strategy wants large groups per node
-// (more rows sharing each weight row) but its rows' inputs must stay in the
-// core's L2 cache. Measured choices, see docs/kernels.md.
+// Plan constants (measured, see docs/kernels.md).
+// Row walk: at most this many rows per parallel block.
 constexpr int64_t kRowWalkMaxBlockRows = 64;
-constexpr int64_t kLevelBatchedMaxBlockRows = 512;
-// kAuto uses the level-batched strategy from this many rows per thread on.
+// kAuto routes grouped from this many rows per thread on.
 constexpr int64_t kDefaultLevelBatchedMinRows = 32;
+// Grouped routing runs in two passes when a chunk is large: the top levels
+// in blocks of rows (whose inputs stay in the core's cache), then every
+// subtree below the split level with all the rows that reached it, so each
+// deep weight row is fetched once per chunk. The split level is chosen so
+// subtrees get about this many rows.
+constexpr int64_t kRowsPerSubtree = 16;
+constexpr int64_t kTopBlockRows = 16;
+// The split needs at least this many subtrees to pay off.
+constexpr int64_t kMinSplitLevel = 3;
+// Scratch budget for per-row routing of one chunk.
+constexpr int64_t kRoutingBudgetBytes = int64_t{16} << 20;
+constexpr int64_t kMaxChunkRows = 16384;
+constexpr int64_t kMinChunkRows = 256;
 
 bool Overlaps(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
   const char* pa = static_cast<const char*>(a);
@@ -174,9 +184,32 @@ struct FffLayer::Impl {
   const kernels::FffKernelTable* kernels = nullptr;
   int n_threads = 1;
   int64_t level_batched_min_rows = kDefaultLevelBatchedMinRows;
-  int64_t scratch_rows = 0;          // rows per block the scratch holds
-  int64_t scratch_bytes_per_thread = 0;
-  AlignedBuffer<char> scratch;       // n_threads slices
+  int64_t chunk_rows = 0;  // rows per chunk the scratch holds
+
+  // Scratch, sized once by Create (layout in the constructor of Scratch).
+  AlignedBuffer<int32_t> nodes;      // [chunk_rows, n_visited]
+  AlignedBuffer<float> acts;         // [chunk_rows, n_visited]
+  AlignedBuffer<int32_t> order;      // [chunk_rows] rows in processing order
+  AlignedBuffer<int32_t> sorted;     // [chunk_rows] rows bucketed by subtree
+  AlignedBuffer<int32_t> next_node;  // [chunk_rows]
+  AlignedBuffer<int32_t> bucket;     // [chunk_rows + 2] subtree boundaries
+  AlignedBuffer<int32_t> group;      // per thread: 4 arrays of chunk_rows
+  int64_t group_stride = 0;          // int32 elements per thread
+
+  kernels::FffGroupScratch GroupScratch(int thread) {
+    int32_t* g = group.data() + thread * group_stride;
+    const int64_t a = (chunk_rows + 16) / 16 * 16;  // keeps 64-byte alignment
+    kernels::FffGroupScratch s;
+    s.max_rows = chunk_rows;
+    s.perm_next = g;
+    s.node = g + a;
+    s.node_next = g + 2 * a;
+    s.z = reinterpret_cast<float*>(g + 3 * a);
+    return s;
+  }
+
+  void RouteChunk(const kernels::FffProblem& p, int64_t n_rows,
+                  FffStrategy strategy);
 };
 
 FffLayer::FffLayer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -219,12 +252,20 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
   if (options.level_batched_min_rows >= 0) {
     impl->level_batched_min_rows = options.level_batched_min_rows;
   }
-  impl->scratch_rows = std::max(kRowWalkMaxBlockRows, kLevelBatchedMaxBlockRows);
-  impl->scratch_bytes_per_thread =
-      kernels::FffScratchBytes(impl->scratch_rows, shape.n_visited());
-  FFF_RETURN_IF_ERROR(impl->scratch.Allocate(
-      static_cast<size_t>(impl->scratch_bytes_per_thread) * impl->n_threads,
-      "FFF scratch"));
+  const int64_t nv = shape.n_visited();
+  impl->chunk_rows = std::clamp(kRoutingBudgetBytes / (8 * nv), kMinChunkRows,
+                                kMaxChunkRows);
+  const size_t rows = static_cast<size_t>(impl->chunk_rows);
+  FFF_RETURN_IF_ERROR(impl->nodes.Allocate(rows * nv, "FFF routing nodes"));
+  FFF_RETURN_IF_ERROR(impl->acts.Allocate(rows * nv, "FFF routing logits"));
+  FFF_RETURN_IF_ERROR(impl->order.Allocate(rows, "FFF row order"));
+  FFF_RETURN_IF_ERROR(impl->sorted.Allocate(rows, "FFF row buckets"));
+  FFF_RETURN_IF_ERROR(impl->next_node.Allocate(rows, "FFF next nodes"));
+  FFF_RETURN_IF_ERROR(impl->bucket.Allocate(rows + 2, "FFF buckets"));
+  impl->group_stride = 4 * ((impl->chunk_rows + 16) / 16 * 16);
+  FFF_RETURN_IF_ERROR(impl->group.Allocate(
+      static_cast<size_t>(impl->group_stride) * impl->n_threads,
+      "FFF group scratch"));
   FFF_LOG(kDebug,
           "FFF layer d_in={} d_out={} depth={} n_trees={}: target {}, {} "
           "threads, level-batched from {} rows per thread",
@@ -286,31 +327,108 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
   p.x_stride = x.stride;
   p.y = y.data;
   p.y_stride = y.stride;
-  p.trace_nodes = trace.nodes.empty() ? nullptr : trace.nodes.data();
-  p.trace_logits = trace.logits.empty() ? nullptr : trace.logits.data();
 
   const FffStrategy strategy = StrategyFor(n_rows);
-  const kernels::FffBlockFn fn = strategy == FffStrategy::kLevelBatched
-                                     ? im.kernels->level_batched
-                                     : im.kernels->row_walk;
-  const int64_t max_block = strategy == FffStrategy::kLevelBatched
-                                ? kLevelBatchedMaxBlockRows
-                                : kRowWalkMaxBlockRows;
-  const int64_t per_thread = (n_rows + im.n_threads - 1) / im.n_threads;
-  const int64_t block_rows = std::min(max_block, per_thread);
-  const int64_t n_blocks = (n_rows + block_rows - 1) / block_rows;
-  char* scratch = impl_->scratch.data();
-  const int64_t scratch_bytes = im.scratch_bytes_per_thread;
-  const int64_t visited = s.n_visited();
-  const int64_t scratch_rows = im.scratch_rows;
-  ParallelFor(n_blocks, im.n_threads, [&](int64_t b) {
-    const int64_t begin = b * block_rows;
-    const int64_t end = std::min(n_rows, begin + block_rows);
-    const kernels::FffScratch sc = kernels::CarveFffScratch(
-        scratch + CurrentThreadIndex() * scratch_bytes, scratch_rows, visited);
-    fn(p, begin, end, sc);
-  });
+  Impl& im_mut = *impl_;
+  const int64_t nv = s.n_visited();
+  for (int64_t c0 = 0; c0 < n_rows; c0 += im.chunk_rows) {
+    const int64_t n = std::min(im.chunk_rows, n_rows - c0);
+    p.x = x.data + c0 * x.stride;
+    p.y = y.data + c0 * y.stride;
+    im_mut.RouteChunk(p, n, strategy);
+    const kernels::FffRouting routing{im_mut.nodes.data(), im_mut.acts.data()};
+    // The trace, before FinishRows turns logits into activations.
+    if (!trace.nodes.empty()) {
+      const int64_t levels = s.depth + 1;
+      int32_t* out = trace.nodes.data() + c0 * nv;
+      for (int64_t i = 0; i < n * nv; ++i) {
+        const int64_t tree = (i % nv) / levels;
+        out[i] = routing.nodes[i] - static_cast<int32_t>(tree * p.n_nodes);
+      }
+    }
+    if (!trace.logits.empty()) {
+      std::copy(routing.acts, routing.acts + n * nv,
+                trace.logits.data() + c0 * nv);
+    }
+    // Activations, then outputs in the order routing left the rows (grouped by leaf for the
+    // level-batched strategy, so consecutive rows share w_out rows).
+    const int32_t* order = im.order.data();
+    const int64_t per_thread = (n + im.n_threads - 1) / im.n_threads;
+    const int64_t block = std::min<int64_t>(kRowWalkMaxBlockRows, per_thread);
+    const auto* k = im.kernels;
+    ParallelFor((n + block - 1) / block, im.n_threads, [&](int64_t b) {
+      const int64_t begin = b * block;
+      const int64_t count = std::min(block, n - begin);
+      k->gelu(routing.acts + begin * nv, routing.acts + begin * nv,
+              count * nv);
+    });
+    ParallelFor(im.n_threads, im.n_threads, [&](int64_t part) {
+      const int64_t begin = n * part / im.n_threads;
+      const int64_t end = n * (part + 1) / im.n_threads;
+      k->finish_rows(p, order + begin, end - begin, routing);
+    });
+  }
   return Status::Ok();
+}
+
+void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
+                                FffStrategy strategy) {
+  const kernels::FffRouting routing{nodes.data(), acts.data()};
+  int32_t* ord = order.data();
+  for (int64_t i = 0; i < n; ++i) ord[i] = static_cast<int32_t>(i);
+  const auto* k = kernels;
+  const int64_t per_thread = (n + n_threads - 1) / n_threads;
+  if (strategy == FffStrategy::kRowWalk) {
+    const int64_t block = std::min(kRowWalkMaxBlockRows, per_thread);
+    ParallelFor((n + block - 1) / block, n_threads, [&](int64_t b) {
+      const int64_t begin = b * block;
+      k->row_walk(p, begin, std::min(n, begin + block), routing);
+    });
+    return;
+  }
+  const int64_t levels = shape.depth + 1;
+  // Split level: subtrees of about kRowsPerSubtree rows; no split (one pass
+  // over all levels per block of rows) when that leaves too few subtrees.
+  int64_t split = 0;
+  while (split < levels && (n >> (split + 1)) >= kRowsPerSubtree) ++split;
+  if (split < kMinSplitLevel) split = levels;
+  const int64_t top_block = std::min(kTopBlockRows, per_thread);
+  const int64_t n_top_blocks = (n + top_block - 1) / top_block;
+  int32_t* nxt = next_node.data();
+  int32_t* srt = sorted.data();
+  int32_t* bkt = bucket.data();
+  for (int64_t t = 0; t < shape.n_trees; ++t) {
+    ParallelFor(n_top_blocks, n_threads, [&](int64_t b) {
+      const int64_t begin = b * top_block;
+      k->route_group(p, t, 0, 0, split, ord + begin,
+                     std::min(top_block, n - begin), routing,
+                     GroupScratch(CurrentThreadIndex()), nxt + begin);
+    });
+    if (split == levels) continue;
+    // Bucket rows by the subtree (node at the split level) they reached.
+    const int64_t first = (int64_t{1} << split) - 1;
+    const int64_t n_sub = int64_t{1} << split;
+    std::fill(bkt, bkt + n_sub + 1, 0);
+    for (int64_t i = 0; i < n; ++i) ++bkt[nxt[i] - first + 1];
+    for (int64_t sb = 0; sb < n_sub; ++sb) bkt[sb + 1] += bkt[sb];
+    for (int64_t i = 0; i < n; ++i) srt[bkt[nxt[i] - first]++] = ord[i];
+    for (int64_t sb = n_sub; sb > 0; --sb) bkt[sb] = bkt[sb - 1];
+    bkt[0] = 0;
+    std::copy(srt, srt + n, ord);
+    // Deep levels, one subtree at a time; threads take contiguous ranges of
+    // subtrees holding about equal numbers of rows.
+    const int threads = n_threads;
+    ParallelFor(threads, threads, [&](int64_t part) {
+      const int64_t lo = n * part / threads, hi = n * (part + 1) / threads;
+      for (int64_t sb = 0; sb < n_sub; ++sb) {
+        const int64_t b = bkt[sb], e = bkt[sb + 1];
+        if (e <= b || b < lo || b >= hi) continue;  // owned by first row
+        k->route_group(p, t, static_cast<int32_t>(first + sb), split, levels,
+                       ord + b, e - b, routing,
+                       GroupScratch(CurrentThreadIndex()), nullptr);
+      }
+    });
+  }
 }
 
 }  // namespace fff
