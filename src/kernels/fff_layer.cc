@@ -21,8 +21,10 @@ namespace {
 // Plan constants (measured, see docs/kernels.md).
 // Row walk: at most this many rows per parallel block.
 constexpr int64_t kRowWalkMaxBlockRows = 64;
+// Below this many rows per thread a parallel region costs more than it saves.
+constexpr int64_t kMinRowsPerPart = 8;
 // kAuto routes grouped from this many rows per thread on.
-constexpr int64_t kDefaultLevelBatchedMinRows = 32;
+constexpr int64_t kDefaultLevelBatchedMinRows = 4;
 // Grouped routing runs in two passes when a chunk is large: the top levels
 // in blocks of rows (whose inputs stay in the core's cache), then every
 // subtree below the split level with all the rows that reached it, so each
@@ -362,9 +364,13 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
       k->gelu(routing.acts + begin * nv, routing.acts + begin * nv,
               count * nv);
     });
-    ParallelFor(im.n_threads, im.n_threads, [&](int64_t part) {
-      const int64_t begin = n * part / im.n_threads;
-      const int64_t end = n * (part + 1) / im.n_threads;
+    // One contiguous part of the order per thread keeps grouped rows
+    // together; tiny batches stay on the calling thread.
+    const int64_t parts =
+        std::clamp<int64_t>(n / kMinRowsPerPart, 1, im.n_threads);
+    ParallelFor(parts, im.n_threads, [&](int64_t part) {
+      const int64_t begin = n * part / parts;
+      const int64_t end = n * (part + 1) / parts;
       k->finish_rows(p, order + begin, end - begin, routing);
     });
   }
@@ -397,6 +403,20 @@ void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
   int32_t* nxt = next_node.data();
   int32_t* srt = sorted.data();
   int32_t* bkt = bucket.data();
+  if (split == levels) {
+    // One pass per block of rows over every tree, so the block's inputs stay
+    // cached while all trees are routed (tree-major order would re-read the
+    // whole batch once per tree).
+    ParallelFor(n_top_blocks, n_threads, [&](int64_t b) {
+      const int64_t begin = b * top_block;
+      const kernels::FffGroupScratch gs = GroupScratch(CurrentThreadIndex());
+      for (int64_t t = 0; t < shape.n_trees; ++t) {
+        k->route_group(p, t, 0, 0, levels, ord + begin,
+                       std::min(top_block, n - begin), routing, gs, nullptr);
+      }
+    });
+    return;
+  }
   for (int64_t t = 0; t < shape.n_trees; ++t) {
     ParallelFor(n_top_blocks, n_threads, [&](int64_t b) {
       const int64_t begin = b * top_block;
@@ -404,7 +424,6 @@ void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
                      std::min(top_block, n - begin), routing,
                      GroupScratch(CurrentThreadIndex()), nxt + begin);
     });
-    if (split == levels) continue;
     // Bucket rows by the subtree (node at the split level) they reached.
     const int64_t first = (int64_t{1} << split) - 1;
     const int64_t n_sub = int64_t{1} << split;
