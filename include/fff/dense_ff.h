@@ -34,13 +34,30 @@ struct DenseFfWeightsView {
 };
 
 struct DenseFfOptions {
-  // Threads for Forward: 0 = OpenMP's maximum (OMP_NUM_THREADS or cores).
+  // Threads for Forward: 0 = OpenMP's maximum (OMP_NUM_THREADS or cores),
+  // resolved once at Create (0..1024). oneDNN runs on OpenMP: Forward calls
+  // omp_set_num_threads(n_threads) for its duration and restores the calling
+  // thread's previous setting before returning.
   int n_threads = 0;
+  // Tuning and testing knobs; the defaults are measured. Rows are processed
+  // in chunks of at most `chunk_rows` (0 = automatic: 2048, fewer when
+  // d_hidden > 3072 so a chunk's hidden activations stay <= 24 MiB).
+  int64_t chunk_rows = 0;
+  // Chunks of at least this many rows use the large-batch path (oneDNN's
+  // sgemm on the caller's weights), smaller ones the small-batch path
+  // (oneDNN's brgemm on weights repacked at Create). -1 = automatic (384 at
+  // 1 thread, 1536 at more); 0 = always the large-batch path; a value above
+  // chunk_rows = always the small-batch path.
+  int64_t gemm_min_rows = -1;
 };
 
 // A planned dense FF: validated shapes, GEMM primitives and scratch created
-// once, so Forward allocates nothing. Weights are viewed, not copied: they
-// must outlive the object. Thread safety: one Forward at a time per object.
+// once, so Forward allocates no buffer (oneDNN itself makes small internal
+// allocations per call). Weights are viewed: they must outlive the object.
+// Create also keeps one copy of w1 and w2 repacked into the layout oneDNN's
+// small-batch kernels prefer (~4 (d_in + d_out) d_hidden bytes), plus a
+// hidden-activation buffer of chunk_rows x d_hidden floats. Thread safety:
+// one Forward at a time per object.
 class DenseFf {
  public:
   static Result<DenseFf> Create(const DenseFfShape& shape,

@@ -1,0 +1,120 @@
+// Micro-benchmarks: the FFF building blocks on every supported SIMD target
+// (dot product, GELU) and whole FFF / dense layers at a few batch sizes.
+//   build/release/bench/fff_micro_bench --benchmark_filter=Fff
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fff/dense_ff.h"
+#include "fff/fff.h"
+#include "src/kernels/fff_kernels.h"
+#include "tests/testing/fff_testing.h"
+
+namespace fff {
+namespace {
+
+void BM_Dot(benchmark::State& state, const kernels::FffKernelTable* t) {
+  const int64_t n = state.range(0);
+  std::vector<float> x = testing::MakeRandomRows(1, n, n, 0, 1);
+  std::vector<float> w = testing::MakeRandomRows(1, n, n, 0, 2);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(t->dot(x.data(), w.data(), n));
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+void BM_Gelu(benchmark::State& state, const kernels::FffKernelTable* t) {
+  const int64_t n = state.range(0);
+  std::vector<float> x = testing::MakeRandomRows(1, n, n, 0, 3);
+  std::vector<float> y(n);
+  for (auto _ : state) {
+    t->gelu(x.data(), y.data(), n);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+// args: batch, n_trees, depth, threads
+void BM_FffLayer(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  const FffShape s{768, 768, state.range(2), state.range(1)};
+  const testing::FffWeights w = testing::MakeRandomWeights(s, 4);
+  std::vector<float> x = testing::MakeRandomRows(batch, 768, 768, 0, 5);
+  std::vector<float> y(batch * 768);
+  FffOptions opt;
+  opt.n_threads = static_cast<int>(state.range(3));
+  auto layer = FffLayer::Create(s, w.view(), opt);
+  if (!layer.ok()) {
+    state.SkipWithError(layer.status().ToString().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    Status st = layer->Forward(
+        MatrixView<const float>(std::span<const float>(x), batch, 768),
+        MatrixView<float>(y, batch, 768));
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+  state.SetLabel(FffStrategyName(layer->StrategyFor(batch)));
+}
+BENCHMARK(BM_FffLayer)
+    ->ArgNames({"batch", "n_trees", "depth", "threads"})
+    ->Args({1, 1, 11, 1})
+    ->Args({128, 1, 11, 1})
+    ->Args({2048, 1, 11, 1})
+    ->Args({2048, 1, 11, 2})
+    ->Args({128, 8, 8, 1})
+    ->UseRealTime();
+
+// args: batch, width, threads
+void BM_DenseFf(benchmark::State& state) {
+  const int64_t batch = state.range(0), h = state.range(1);
+  std::vector<float> w1 = testing::MakeRandomRows(h, 768, 768, 0, 6);
+  std::vector<float> w2 = testing::MakeRandomRows(768, h, h, 0, 7);
+  std::vector<float> b1(h, 0.1f), b2(768, 0.1f);
+  std::vector<float> x = testing::MakeRandomRows(batch, 768, 768, 0, 8);
+  std::vector<float> y(batch * 768);
+  DenseFfOptions opt;
+  opt.n_threads = static_cast<int>(state.range(2));
+  auto op = DenseFf::Create({768, h, 768}, {w1, b1, w2, b2}, opt);
+  if (!op.ok()) {
+    state.SkipWithError(op.status().ToString().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    Status st = op->Forward(
+        MatrixView<const float>(std::span<const float>(x), batch, 768),
+        MatrixView<float>(y, batch, 768));
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_DenseFf)
+    ->ArgNames({"batch", "width", "threads"})
+    ->Args({1, 3072, 1})
+    ->Args({128, 3072, 1})
+    ->Args({2048, 3072, 1})
+    ->Args({2048, 3072, 2})
+    ->UseRealTime();
+
+// Per-target kernels, registered at start-up for the targets this CPU has.
+int RegisterPerTarget() {
+  for (const kernels::FffKernelTable* t :
+       kernels::SupportedFffKernelTables()) {
+    benchmark::RegisterBenchmark((std::string("BM_Dot/") + t->name).c_str(),
+                                 BM_Dot, t)
+        ->Arg(768)
+        ->Arg(773);
+    benchmark::RegisterBenchmark((std::string("BM_Gelu/") + t->name).c_str(),
+                                 BM_Gelu, t)
+        ->Arg(12)
+        ->Arg(4096);
+  }
+  return 0;
+}
+const int kRegistered = RegisterPerTarget();
+
+}  // namespace
+}  // namespace fff

@@ -1,0 +1,341 @@
+#include "tools/bench/layer_bench.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <span>
+
+#include "fff/dense_ff.h"
+#include "fff/fff.h"
+#include "tests/testing/fff_testing.h"
+
+namespace fff::bench {
+namespace {
+
+// Rows of x the calls draw from: the batch itself, or for fresh inputs a
+// pool of distinct rows that calls walk through.
+struct InputPool {
+  std::vector<float> x;
+  std::vector<float> y;
+  int64_t rows = 0;
+};
+
+InputPool MakePool(int64_t d_model, int64_t batch, bool fresh, uint64_t seed) {
+  InputPool p;
+  p.rows = fresh ? std::max<int64_t>(2 * batch, 8192) : batch;
+  p.x = testing::MakeRandomRows(p.rows, d_model, d_model, 0, seed);
+  p.y.assign(static_cast<size_t>(p.rows * d_model), 0.0f);
+  return p;
+}
+
+// The call's window of the pool: consecutive batches, wrapping around.
+struct Cursor {
+  int64_t next = 0;
+  int64_t Take(const InputPool& pool, int64_t batch) {
+    if (next + batch > pool.rows) next = 0;
+    const int64_t at = next;
+    next += batch;
+    return at;
+  }
+};
+
+FffStrategy ParseStrategy(const std::string& s) {
+  if (s == "row_walk") return FffStrategy::kRowWalk;
+  if (s == "level_batched") return FffStrategy::kLevelBatched;
+  return FffStrategy::kAuto;
+}
+
+struct DenseModel {
+  std::vector<float> w1, b1, w2, b2;
+};
+
+DenseModel MakeDense(int64_t d, int64_t h, uint64_t seed) {
+  DenseModel m;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const float s1 = std::sqrt(3.0f / d), s2 = std::sqrt(3.0f / h);
+  m.w1.resize(h * d);
+  for (float& v : m.w1) v = u(rng) * s1;
+  m.b1.resize(h);
+  for (float& v : m.b1) v = u(rng) * 0.1f;
+  m.w2.resize(d * h);
+  for (float& v : m.w2) v = u(rng) * s2;
+  m.b2.resize(d);
+  for (float& v : m.b2) v = u(rng) * 0.1f;
+  return m;
+}
+
+}  // namespace
+
+Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
+  LayerBenchReport report;
+  report.options = o;
+  report.machine = ReadMachineInfo();
+  const double start = Now();
+  const int64_t d = o.d_model;
+
+  // Weights, made once per model (deterministic synthetic values).
+  std::map<int64_t, DenseModel> dense;
+  for (int64_t h : o.dense_widths) dense[h] = MakeDense(d, h, o.seed + h);
+  std::vector<testing::FffWeights> fff;
+  for (auto [trees, depth] : o.variants) {
+    FffShape s{d, d, depth, trees};
+    FFF_RETURN_IF_ERROR(ValidateFffShape(s));
+    fff.push_back(testing::MakeRandomWeights(s, o.seed + 7 * trees + depth));
+  }
+
+  for (int threads : o.threads) {
+    report.peaks.push_back(MeasurePeaks(threads, o.reps));
+    for (int64_t batch : o.batches) {
+      InputPool pool = MakePool(d, batch, o.fresh_inputs, o.seed + batch);
+      std::map<int64_t, double> dense_tps;  // width -> tokens/s
+      // Seconds per token of the previous batch size, per model, to skip
+      // configurations that would stall the run.
+      auto run = [&](LayerResult& r, const std::function<Status(int64_t)>& fn,
+                     double est_call_s) -> Status {
+        r.threads = threads;
+        r.batch = batch;
+        if (est_call_s > o.max_call_s) {
+          r.skipped = true;
+          return Status::Ok();
+        }
+        Cursor cursor;
+        Status st;
+        auto call = [&] {
+          Status s = fn(cursor.Take(pool, batch));
+          if (!s.ok()) st = s;
+        };
+        // One untimed call decides the repetition count for slow models.
+        const double t0 = Now();
+        call();
+        const int reps = (Now() - t0) > o.slow_call_s ? 3 : o.reps;
+        r.timing = TimeCalls(call, reps, o.min_rep_s);
+        FFF_RETURN_IF_ERROR(st);
+        r.tokens_per_s = static_cast<double>(batch) / r.timing.median_s;
+        r.gflops = r.flops_per_token * r.tokens_per_s / 1e9;
+        r.gbs = r.bytes_per_call / r.timing.median_s / 1e9;
+        return Status::Ok();
+      };
+      auto view_x = [&](int64_t at) {
+        return MatrixView<const float>(
+            std::span<const float>(pool.x).subspan(at * d, batch * d), batch,
+            d);
+      };
+      auto view_y = [&](int64_t at) {
+        return MatrixView<float>(
+            std::span<float>(pool.y).subspan(at * d, batch * d), batch, d);
+      };
+      const double xy_bytes = 2.0 * batch * d * sizeof(float);
+
+      for (int64_t h : o.dense_widths) {
+        LayerResult r;
+        r.model = fmt::format("dense-{}", h);
+        r.width = h;
+        r.strategy = "onednn";
+        r.flops_per_token = 2.0 * (d * h + h * d);
+        r.bytes_per_call = 4.0 * (2.0 * d * h + h + d) + xy_bytes;
+        const DenseModel& m = dense[h];
+        DenseFfOptions dopt;
+        dopt.n_threads = threads;
+        FFF_ASSIGN_OR_RETURN(
+            DenseFf op, DenseFf::Create({d, h, d}, {m.w1, m.b1, m.w2, m.b2},
+                                        dopt));
+        // Dense cost is linear in the batch beyond a few rows; estimate from
+        // the sgemm rate measured above.
+        const double est =
+            r.flops_per_token * batch / (report.peaks.back().sgemm_gflops * 1e9);
+        FFF_RETURN_IF_ERROR(run(
+            r, [&](int64_t at) { return op.Forward(view_x(at), view_y(at)); },
+            batch > 2048 ? est : 0.0));
+        if (!r.skipped) dense_tps[h] = r.tokens_per_s;
+        report.results.push_back(r);
+      }
+      for (size_t v = 0; v < o.variants.size(); ++v) {
+        const testing::FffWeights& w = fff[v];
+        const FffShape& s = w.shape;
+        LayerResult r;
+        r.is_fff = true;
+        r.model = fmt::format("fff-{}x{}", s.n_trees, s.depth);
+        r.n_trees = s.n_trees;
+        r.depth = s.depth;
+        r.flops_per_token = 2.0 * s.n_visited() * (s.d_in + s.d_out);
+        FffOptions fopt;
+        fopt.n_threads = threads;
+        fopt.strategy = ParseStrategy(o.fff_strategy);
+        FFF_ASSIGN_OR_RETURN(FffLayer layer,
+                             FffLayer::Create(s, w.view(), fopt));
+        r.strategy = FffStrategyName(layer.StrategyFor(batch));
+        r.target = layer.target_name();
+        // Compulsory bytes: every distinct node the first batch visits, once.
+        {
+          std::vector<int32_t> nodes(
+              static_cast<size_t>(batch * s.n_visited()));
+          FFF_RETURN_IF_ERROR(layer.Forward(view_x(0), view_y(0), {nodes, {}}));
+          std::set<int64_t> distinct;
+          for (size_t i = 0; i < nodes.size(); ++i) {
+            const int64_t tree =
+                static_cast<int64_t>(i % s.n_visited()) / (s.depth + 1);
+            distinct.insert(tree * s.n_nodes() + nodes[i]);
+          }
+          r.bytes_per_call =
+              4.0 * distinct.size() * (s.d_in + s.d_out + 1) + xy_bytes;
+        }
+        // Estimate from the per-token time of this model at the previous
+        // batch size (row costs are roughly linear beyond small batches).
+        double est = 0;
+        for (auto it = report.results.rbegin(); it != report.results.rend();
+             ++it) {
+          if (it->model == r.model && it->threads == threads && !it->skipped) {
+            est = it->timing.median_s / it->batch * batch;
+            break;
+          }
+        }
+        FFF_RETURN_IF_ERROR(run(
+            r,
+            [&](int64_t at) { return layer.Forward(view_x(at), view_y(at)); },
+            est));
+        if (!r.skipped) {
+          if (dense_tps.count(3072)) {
+            r.ratio_vs_dense3072 = r.tokens_per_s / dense_tps[3072];
+          }
+          if (dense_tps.count(4095)) {
+            r.ratio_vs_dense4095 = r.tokens_per_s / dense_tps[4095];
+          }
+        }
+        report.results.push_back(r);
+      }
+    }
+  }
+  report.wall_s = Now() - start;
+  return report;
+}
+
+std::string LayerReportJson(const LayerBenchReport& rep,
+                            const std::string& command) {
+  using nlohmann::json;
+  json j;
+  j["benchmark"] = "layer";
+  j["command"] = command;
+  j["commit"] = FFF_GIT_COMMIT;
+  j["machine"] = {{"cpu", rep.machine.cpu_model},
+                  {"cpus", rep.machine.n_cpus},
+                  {"env", rep.machine.env}};
+  j["options"] = {{"d_model", rep.options.d_model},
+                  {"reps", rep.options.reps},
+                  {"fresh_inputs", rep.options.fresh_inputs},
+                  {"fff_strategy", rep.options.fff_strategy},
+                  {"max_call_s", rep.options.max_call_s}};
+  for (const MachinePeaks& p : rep.peaks) {
+    j["peaks"].push_back({{"threads", p.n_threads},
+                          {"sgemm_gflops", p.sgemm_gflops},
+                          {"triad_dram_gbs", p.triad_dram_gbs},
+                          {"triad_cache_gbs", p.triad_cache_gbs}});
+  }
+  for (const LayerResult& r : rep.results) {
+    json e = {{"model", r.model},     {"threads", r.threads},
+              {"batch", r.batch},     {"skipped", r.skipped}};
+    if (!r.skipped) {
+      e["strategy"] = r.strategy;
+      if (r.is_fff) e["target"] = r.target;
+      e["median_s"] = r.timing.median_s;
+      e["min_s"] = r.timing.min_s;
+      e["max_s"] = r.timing.max_s;
+      e["reps"] = r.timing.reps;
+      e["calls_per_rep"] = r.timing.calls_per_rep;
+      e["tokens_per_s"] = r.tokens_per_s;
+      e["gflops"] = r.gflops;
+      e["gbs"] = r.gbs;
+      e["bytes_per_call"] = r.bytes_per_call;
+      if (r.is_fff) {
+        e["ratio_vs_dense3072"] = r.ratio_vs_dense3072;
+        e["ratio_vs_dense4095"] = r.ratio_vs_dense4095;
+      }
+    }
+    j["results"].push_back(e);
+  }
+  j["wall_s"] = rep.wall_s;
+  return j.dump(1);
+}
+
+std::string LayerReportMarkdown(const LayerBenchReport& rep,
+                                const std::string& command) {
+  std::string out;
+  out += fmt::format("`{}` — commit {}, {} ({} CPUs){}\n\n", command,
+                     FFF_GIT_COMMIT, rep.machine.cpu_model, rep.machine.n_cpus,
+                     rep.machine.env.empty() ? "" : ", " + rep.machine.env);
+  out += fmt::format(
+      "Inputs: {}. Medians of {} repetitions after warm-up. Ratio = FFF "
+      "tokens/s over dense-3072 tokens/s at the same threads and batch.\n\n",
+      rep.options.fresh_inputs ? "a fresh batch every call"
+                               : "the same batch every call",
+      rep.options.reps);
+  for (const MachinePeaks& p : rep.peaks) {
+    out += fmt::format(
+        "Measured peaks, {} thread(s): sgemm {:.0f} GFLOP/s; triad {:.1f} "
+        "GB/s (DRAM, 3x128 MiB), {:.1f} GB/s (cache, 3x4 MiB).\n",
+        p.n_threads, p.sgemm_gflops, p.triad_dram_gbs, p.triad_cache_gbs);
+  }
+  out += "\n";
+  for (int threads : rep.options.threads) {
+    out += fmt::format("**FFF / dense-3072, {} thread(s)**\n\n| model |",
+                       threads);
+    for (int64_t b : rep.options.batches) out += fmt::format(" B={} |", b);
+    out += "\n|---|";
+    for (size_t i = 0; i < rep.options.batches.size(); ++i) out += "---:|";
+    out += "\n";
+    std::vector<std::string> models;
+    for (const LayerResult& r : rep.results) {
+      if (std::find(models.begin(), models.end(), r.model) == models.end()) {
+        models.push_back(r.model);
+      }
+    }
+    for (const std::string& m : models) {
+      out += "| " + m + " |";
+      for (int64_t b : rep.options.batches) {
+        std::string cell = " |";
+        for (const LayerResult& r : rep.results) {
+          if (r.model != m || r.threads != threads || r.batch != b) continue;
+          if (r.skipped) {
+            cell = " skipped |";
+          } else if (r.is_fff) {
+            cell = fmt::format(" {:.1f}x |", r.ratio_vs_dense3072);
+          } else {
+            cell = fmt::format(" {:.3g} tok/s |", r.tokens_per_s);
+          }
+        }
+        out += cell;
+      }
+      out += "\n";
+    }
+    out += "\n";
+  }
+  out +=
+      "| threads | batch | model | strategy | us/call (median) | tokens/s | "
+      "GFLOP/s | GB/s | vs dense-3072 | vs dense-4095 |\n"
+      "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const LayerResult& r : rep.results) {
+    if (r.skipped) {
+      out += fmt::format("| {} | {} | {} | skipped (est. > {} s/call) | | | | "
+                         "| | |\n",
+                         r.threads, r.batch, r.model, rep.options.max_call_s);
+      continue;
+    }
+    out += fmt::format(
+        "| {} | {} | {} | {} | {:.2f} | {:.4g} | {:.1f} | {:.1f} | {} | {} |\n",
+        r.threads, r.batch, r.model,
+        r.is_fff ? r.strategy + " " + r.target : r.strategy,
+        r.timing.median_s * 1e6, r.tokens_per_s, r.gflops, r.gbs,
+        r.is_fff ? fmt::format("{:.1f}x", r.ratio_vs_dense3072) : "",
+        r.is_fff ? fmt::format("{:.1f}x", r.ratio_vs_dense4095) : "");
+  }
+  out += fmt::format("\nWall time: {:.0f} s.\n", rep.wall_s);
+  return out;
+}
+
+}  // namespace fff::bench
