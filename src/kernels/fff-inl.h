@@ -114,6 +114,25 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
       shared[k - k0] = same;
     }
     size_t c = 0;
+    if constexpr (R == 1) {
+      // A single row: four vectors per pass, so four independent FMA chains
+      // hide the FMA latency.
+      for (; c + 4 * N <= vec_end; c += 4 * N) {
+        V acc[4];
+        for (size_t j = 0; j < 4; ++j) {
+          acc[j] = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[0] + c + j * N);
+        }
+        for (size_t k = k0; k < k1; ++k) {
+          const float* HWY_RESTRICT w =
+              w_out + static_cast<size_t>(nodes[0][k]) * d_out + c;
+          const V a = hn::Set(d, acts[0][k]);
+          for (size_t j = 0; j < 4; ++j) {
+            acc[j] = hn::MulAdd(a, hn::LoadU(d, w + j * N), acc[j]);
+          }
+        }
+        for (size_t j = 0; j < 4; ++j) hn::StoreU(acc[j], d, y[0] + c + j * N);
+      }
+    }
     for (; c + 2 * N <= vec_end; c += 2 * N) {
       V acc[R][2];
       for (size_t r = 0; r < R; ++r) {

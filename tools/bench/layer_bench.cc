@@ -146,13 +146,10 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
         FFF_ASSIGN_OR_RETURN(
             DenseFf op, DenseFf::Create({d, h, d}, {m.w1, m.b1, m.w2, m.b2},
                                         dopt));
-        // Dense cost is linear in the batch beyond a few rows; estimate from
-        // the sgemm rate measured above.
-        const double est =
-            r.flops_per_token * batch / (report.peaks.back().sgemm_gflops * 1e9);
+        // The baseline is never skipped: every ratio needs it.
         FFF_RETURN_IF_ERROR(run(
             r, [&](int64_t at) { return op.Forward(view_x(at), view_y(at)); },
-            batch > 2048 ? est : 0.0));
+            0.0));
         if (!r.skipped) dense_tps[h] = r.tokens_per_s;
         report.results.push_back(r);
       }
@@ -304,7 +301,9 @@ std::string LayerReportMarkdown(const LayerBenchReport& rep,
           if (r.skipped) {
             cell = " skipped |";
           } else if (r.is_fff) {
-            cell = fmt::format(" {:.1f}x |", r.ratio_vs_dense3072);
+            cell = r.ratio_vs_dense3072 > 0
+                       ? fmt::format(" {:.1f}x |", r.ratio_vs_dense3072)
+                       : " n/a |";
           } else {
             cell = fmt::format(" {:.3g} tok/s |", r.tokens_per_s);
           }
@@ -331,8 +330,12 @@ std::string LayerReportMarkdown(const LayerBenchReport& rep,
         r.threads, r.batch, r.model,
         r.is_fff ? r.strategy + " " + r.target : r.strategy,
         r.timing.median_s * 1e6, r.tokens_per_s, r.gflops, r.gbs,
-        r.is_fff ? fmt::format("{:.1f}x", r.ratio_vs_dense3072) : "",
-        r.is_fff ? fmt::format("{:.1f}x", r.ratio_vs_dense4095) : "");
+        r.is_fff && r.ratio_vs_dense3072 > 0
+            ? fmt::format("{:.1f}x", r.ratio_vs_dense3072)
+            : "",
+        r.is_fff && r.ratio_vs_dense4095 > 0
+            ? fmt::format("{:.1f}x", r.ratio_vs_dense4095)
+            : "");
   }
   out += fmt::format("\nWall time: {:.0f} s.\n", rep.wall_s);
   return out;

@@ -32,8 +32,9 @@ int main(int argc, char** argv) {
   std::string json_path = "fff-bench-layer.json";
   std::string md_path;
   layer->add_option("--preset", preset,
-                    "quick: skips configurations slower than 0.5 s per call; "
-                    "full: runs them (10 s cap)")
+                    "quick (default, < 2 minutes): skips FFF configurations "
+                    "estimated slower than 0.25 s per call; full: runs them "
+                    "(10 s cap)")
       ->check(CLI::IsMember({"quick", "full"}));
   layer->add_option("--threads", opt.threads, "thread counts");
   layer->add_option("--batches", opt.batches, "batch sizes (tokens)");
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   fff::SetLogCallback(fff::StderrLogCallback, nullptr, fff::LogLevel::kWarning);
-  opt.max_call_s = preset == "full" ? 10.0 : 0.5;
+  opt.max_call_s = preset == "full" ? 10.0 : 0.25;
   if (only_1x11) opt.variants = {{1, 11}};
   const std::string command = JoinArgs(argc, argv);
   auto report = fff::bench::RunLayerBench(opt);
