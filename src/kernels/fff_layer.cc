@@ -32,8 +32,11 @@ constexpr int64_t kDefaultLevelBatchedMinRows = 4;
 // subtrees get about this many rows.
 constexpr int64_t kRowsPerSubtree = 16;
 constexpr int64_t kTopBlockRows = 16;
-// The split needs at least this many subtrees to pay off.
-constexpr int64_t kMinSplitLevel = 3;
+// A split needs at least this many levels (2^levels subtrees) to pay off,
+// and covers at most kMaxTopLevels levels so that the pass's weight rows
+// (2^kMaxTopLevels - 1 of them, 381 KB at d_in = 768) stay in L2.
+constexpr int64_t kMinSplitLevel = 2;
+constexpr int64_t kMaxTopLevels = 7;
 // Scratch budget for per-row routing of one chunk.
 constexpr int64_t kRoutingBudgetBytes = int64_t{16} << 20;
 constexpr int64_t kMaxChunkRows = 16384;
@@ -194,7 +197,6 @@ struct FffLayer::Impl {
   AlignedBuffer<int32_t> order;      // [chunk_rows] rows in processing order
   AlignedBuffer<int32_t> sorted;     // [chunk_rows] rows bucketed by subtree
   AlignedBuffer<int32_t> next_node;  // [chunk_rows]
-  AlignedBuffer<int32_t> bucket;     // [chunk_rows + 2] subtree boundaries
   AlignedBuffer<int32_t> group;      // per thread: 4 arrays of chunk_rows
   int64_t group_stride = 0;          // int32 elements per thread
 
@@ -212,6 +214,18 @@ struct FffLayer::Impl {
 
   void RouteChunk(const kernels::FffProblem& p, int64_t n_rows,
                   FffStrategy strategy);
+  // Levels the top pass of a group of n rows covers (0: route the group in
+  // one pass).
+  int64_t SplitSpan(int64_t n, int64_t remaining_levels) const;
+  // Reorders rows[0..n) (positions in `order`) by the node they reached
+  // `span` levels below `node` (from next_node); bounds[i]..bounds[i+1] are
+  // the rows of the i-th of those 2^span nodes.
+  void BucketBySubtree(int32_t node, int64_t span, int32_t* rows, int64_t n,
+                       int32_t* bounds);
+  // Routes rows[0..n), all at `node` of `tree` at `level`, through the
+  // remaining levels on the calling thread, splitting recursively.
+  void RouteSubtree(const kernels::FffProblem& p, int64_t tree, int32_t node,
+                    int64_t level, int32_t* rows, int64_t n, int thread);
 };
 
 FffLayer::FffLayer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -263,7 +277,6 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
   FFF_RETURN_IF_ERROR(impl->order.Allocate(rows, "FFF row order"));
   FFF_RETURN_IF_ERROR(impl->sorted.Allocate(rows, "FFF row buckets"));
   FFF_RETURN_IF_ERROR(impl->next_node.Allocate(rows, "FFF next nodes"));
-  FFF_RETURN_IF_ERROR(impl->bucket.Allocate(rows + 2, "FFF buckets"));
   impl->group_stride = 4 * ((impl->chunk_rows + 16) / 16 * 16);
   FFF_RETURN_IF_ERROR(impl->group.Allocate(
       static_cast<size_t>(impl->group_stride) * impl->n_threads,
@@ -393,17 +406,10 @@ void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
     return;
   }
   const int64_t levels = shape.depth + 1;
-  // Split level: subtrees of about kRowsPerSubtree rows; no split (one pass
-  // over all levels per block of rows) when that leaves too few subtrees.
-  int64_t split = 0;
-  while (split < levels && (n >> (split + 1)) >= kRowsPerSubtree) ++split;
-  if (split < kMinSplitLevel) split = levels;
+  const int64_t span = SplitSpan(n, levels);
   const int64_t top_block = std::min(kTopBlockRows, per_thread);
   const int64_t n_top_blocks = (n + top_block - 1) / top_block;
-  int32_t* nxt = next_node.data();
-  int32_t* srt = sorted.data();
-  int32_t* bkt = bucket.data();
-  if (split == levels) {
+  if (span == 0) {
     // One pass per block of rows over every tree, so the block's inputs stay
     // cached while all trees are routed (tree-major order would re-read the
     // whole batch once per tree).
@@ -417,37 +423,94 @@ void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
     });
     return;
   }
+  int32_t* nxt = next_node.data();
   for (int64_t t = 0; t < shape.n_trees; ++t) {
+    // The top levels in blocks of rows, in parallel ...
     ParallelFor(n_top_blocks, n_threads, [&](int64_t b) {
       const int64_t begin = b * top_block;
-      k->route_group(p, t, 0, 0, split, ord + begin,
+      k->route_group(p, t, 0, 0, span, ord + begin,
                      std::min(top_block, n - begin), routing,
                      GroupScratch(CurrentThreadIndex()), nxt + begin);
     });
-    // Bucket rows by the subtree (node at the split level) they reached.
-    const int64_t first = (int64_t{1} << split) - 1;
-    const int64_t n_sub = int64_t{1} << split;
-    std::fill(bkt, bkt + n_sub + 1, 0);
-    for (int64_t i = 0; i < n; ++i) ++bkt[nxt[i] - first + 1];
-    for (int64_t sb = 0; sb < n_sub; ++sb) bkt[sb + 1] += bkt[sb];
-    for (int64_t i = 0; i < n; ++i) srt[bkt[nxt[i] - first]++] = ord[i];
-    for (int64_t sb = n_sub; sb > 0; --sb) bkt[sb] = bkt[sb - 1];
-    bkt[0] = 0;
-    std::copy(srt, srt + n, ord);
-    // Deep levels, one subtree at a time; threads take contiguous ranges of
-    // subtrees holding about equal numbers of rows.
-    const int threads = n_threads;
-    ParallelFor(threads, threads, [&](int64_t part) {
-      const int64_t lo = n * part / threads, hi = n * (part + 1) / threads;
+    int32_t bounds[(1 << kMaxTopLevels) + 1];
+    BucketBySubtree(0, span, ord, n, bounds);
+    // ... then each subtree with all its rows; threads take contiguous
+    // ranges of subtrees holding about equal numbers of rows.
+    const int64_t n_sub = int64_t{1} << span;
+    const int64_t first = n_sub - 1;
+    ParallelFor(n_threads, n_threads, [&](int64_t part) {
+      const int64_t lo = n * part / n_threads;
+      const int64_t hi = n * (part + 1) / n_threads;
+      const int thread = CurrentThreadIndex();
       for (int64_t sb = 0; sb < n_sub; ++sb) {
-        const int64_t b = bkt[sb], e = bkt[sb + 1];
-        if (e <= b || b < lo || b >= hi) continue;  // owned by first row
-        k->route_group(p, t, static_cast<int32_t>(first + sb), split, levels,
-                       ord + b, e - b, routing,
-                       GroupScratch(CurrentThreadIndex()), nullptr);
+        const int64_t b = bounds[sb], e = bounds[sb + 1];
+        if (e <= b || b < lo || b >= hi) continue;  // owned by its first row
+        RouteSubtree(p, t, static_cast<int32_t>(first + sb), span, ord + b,
+                     e - b, thread);
       }
     });
   }
 }
+
+int64_t FffLayer::Impl::SplitSpan(int64_t n, int64_t remaining_levels) const {
+  // The deepest split leaving about kRowsPerSubtree rows per subtree, capped
+  // so the pass's weight rows stay in L2; none when it would be shallow.
+  int64_t span = 0;
+  while (span + 1 < remaining_levels && span < kMaxTopLevels &&
+         (n >> (span + 1)) >= kRowsPerSubtree) {
+    ++span;
+  }
+  return span < kMinSplitLevel ? 0 : span;
+}
+
+void FffLayer::Impl::BucketBySubtree(int32_t node, int64_t span, int32_t* rows,
+                                     int64_t n, int32_t* bounds) {
+  // The 2^span nodes `span` levels below `node` are consecutive, starting at
+  // its leftmost descendant; next_node holds where each row ended up.
+  const int64_t n_sub = int64_t{1} << span;
+  const int64_t first = (int64_t{node} << span) + (n_sub - 1);
+  const int64_t offset = rows - order.data();
+  const int32_t* nxt = next_node.data() + offset;
+  int32_t* srt = sorted.data() + offset;
+  std::fill(bounds, bounds + n_sub + 1, 0);
+  for (int64_t i = 0; i < n; ++i) ++bounds[nxt[i] - first + 1];
+  for (int64_t sb = 0; sb < n_sub; ++sb) bounds[sb + 1] += bounds[sb];
+  for (int64_t i = 0; i < n; ++i) srt[bounds[nxt[i] - first]++] = rows[i];
+  for (int64_t sb = n_sub; sb > 0; --sb) bounds[sb] = bounds[sb - 1];
+  bounds[0] = 0;
+  std::copy(srt, srt + n, rows);
+}
+
+void FffLayer::Impl::RouteSubtree(const kernels::FffProblem& p, int64_t tree,
+                                  int32_t node, int64_t level, int32_t* rows,
+                                  int64_t n, int thread) {
+  const int64_t levels = shape.depth + 1;
+  const kernels::FffRouting routing{nodes.data(), acts.data()};
+  const kernels::FffGroupScratch gs = GroupScratch(thread);
+  const int64_t span = SplitSpan(n, levels - level);
+  if (span == 0) {
+    kernels->route_group(p, tree, node, level, levels, rows, n, routing, gs,
+                         nullptr);
+    return;
+  }
+  // Too many rows for one group to stay cached: the same two passes as the
+  // whole chunk, recursively (serial: the caller already runs in parallel).
+  int32_t* nxt = next_node.data() + (rows - order.data());
+  for (int64_t b = 0; b < n; b += kTopBlockRows) {
+    kernels->route_group(p, tree, node, level, level + span, rows + b,
+                         std::min(kTopBlockRows, n - b), routing, gs, nxt + b);
+  }
+  int32_t bounds[(1 << kMaxTopLevels) + 1];
+  BucketBySubtree(node, span, rows, n, bounds);
+  const int64_t n_sub = int64_t{1} << span;
+  const int64_t first = (int64_t{node} << span) + (n_sub - 1);
+  for (int64_t sb = 0; sb < n_sub; ++sb) {
+    if (bounds[sb + 1] > bounds[sb]) {
+      RouteSubtree(p, tree, static_cast<int32_t>(first + sb), level + span,
+                   rows + bounds[sb], bounds[sb + 1] - bounds[sb], thread);
+    }
+  }
+}
+
 
 }  // namespace fff
