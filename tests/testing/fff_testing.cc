@@ -30,6 +30,30 @@ FffWeights MakeRandomWeights(const FffShape& shape, uint64_t seed) {
   return w;
 }
 
+FffWeights MakeInitWeights(const FffShape& shape, uint64_t seed) {
+  FffWeights w;
+  w.shape = shape;
+  const int64_t total = shape.n_total_nodes();
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> n(0.0f, 0.02f);
+  w.w_in.resize(static_cast<size_t>(total * shape.d_in));
+  for (float& v : w.w_in) v = n(rng);
+  w.b_in.resize(static_cast<size_t>(total));
+  for (float& v : w.b_in) v = n(rng);
+  w.w_out.resize(static_cast<size_t>(total * shape.d_out));
+  for (float& v : w.w_out) v = n(rng);
+  return w;
+}
+
+std::vector<float> MakeNormalRows(int64_t n_rows, int64_t cols,
+                                  uint64_t seed) {
+  std::vector<float> out(static_cast<size_t>(n_rows * cols));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (float& v : out) v = n(rng);
+  return out;
+}
+
 std::vector<float> MakeRandomRows(int64_t n_rows, int64_t cols, int64_t stride,
                                   int64_t offset, uint64_t seed) {
   const int64_t extent = n_rows == 0 ? 0 : (n_rows - 1) * stride + cols;

@@ -35,6 +35,16 @@ struct FffWeights {
 // b_in ~ U(-0.5, 0.5), w_out ~ U(-1, 1). Never zero.
 FffWeights MakeRandomWeights(const FffShape& shape, uint64_t seed);
 
+// Seeded weights as crammedBERT initialises them (every Linear N(0, 0.02)),
+// with N(0, 0.02) biases instead of zeros: with unit-variance inputs the
+// logits have a spread of 0.02 sqrt(d_in) and routing is balanced (each
+// child about equally likely), the least favourable case for sharing nodes
+// between rows. Used by the benchmarks.
+FffWeights MakeInitWeights(const FffShape& shape, uint64_t seed);
+
+// `n_rows` x `cols` N(0, 1) values (as after a LayerNorm), row-major.
+std::vector<float> MakeNormalRows(int64_t n_rows, int64_t cols, uint64_t seed);
+
 // `n_rows` rows of `cols` U(-1, 1) values at row stride `stride`, starting
 // `offset` floats into the returned buffer (to test misaligned views).
 std::vector<float> MakeRandomRows(int64_t n_rows, int64_t cols, int64_t stride,

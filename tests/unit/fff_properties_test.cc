@@ -183,6 +183,29 @@ TEST(FffPropertiesTest, BitsIndependentOfThreadsSplitsAndStrategy) {
   }
 }
 
+TEST(FffPropertiesTest, LargeBatchSplitsRecursivelyAndChunks) {
+  // 20000 rows: more than one 16384-row chunk, and enough rows per subtree
+  // for the grouped router to split twice (top pass, then again inside
+  // each subtree). Must equal the reference and the row walk bit for bit.
+  const FffShape s{9, 5, 13, 1};
+  const Batch b = MakeBatch(s, 20000, 51);
+  const testing::FffReference ref =
+      testing::ComputeReference(b.w, b.x.data(), s.d_in, b.n_rows);
+  for (const auto* t : kernels::SupportedFffKernelTables()) {
+    FffOptions opt;
+    opt.target = t->name;
+    opt.strategy = FffStrategy::kLevelBatched;
+    const Output grouped = RunLayer(b, opt);
+    const testing::FffComparison c =
+        testing::Compare(ref, grouped.y.data(), s.d_out, grouped.nodes.data());
+    ASSERT_TRUE(c.ok) << t->name << ": " << c.Describe();
+    opt.strategy = FffStrategy::kRowWalk;
+    const Output walk = RunLayer(b, opt);
+    ASSERT_TRUE(SameBits(grouped.y, walk.y)) << t->name;
+    ASSERT_EQ(grouped.nodes, walk.nodes) << t->name;
+  }
+}
+
 TEST(FffPropertiesTest, FlipAtTinyLogitIsReportedAsRoutingDifference) {
   // d_in = 2, one tree of depth 1. Root logit in exact arithmetic:
   // 1*1 + 1e-8*1 - 1 = 1e-8 > 0 (go right), but in float 1 + 1e-8 rounds

@@ -55,6 +55,11 @@ struct LayerResult {
   double gbs = 0;
   double ratio_vs_dense3072 = 0;  // tokens/s over dense-3072's (same run)
   double ratio_vs_dense4095 = 0;
+  // Roofline: the least time a call can take, max(FLOPs at the measured
+  // sgemm rate, compulsory bytes at the measured bandwidth of the level the
+  // working set fits in), and the FFF/dense-3072 ratio that time would give.
+  double bound_s = 0;
+  double bound_ratio_vs_dense3072 = 0;
 };
 
 struct LayerBenchReport {

@@ -64,6 +64,15 @@ MachinePeaks MeasurePeaks(int n_threads, int reps) {
   p.sgemm_gflops = SgemmGflops(n_threads, reps);
   p.triad_dram_gbs = TriadGbs(n_threads, size_t{128} << 20, reps);
   p.triad_cache_gbs = TriadGbs(n_threads, size_t{4} << 20, reps);
+  p.triad_l2_gbs = TriadGbs(n_threads, size_t{256} << 10, reps);
+  std::ifstream l2("/sys/devices/system/cpu/cpu0/cache/index2/size");
+  std::string size;
+  if (l2 >> size && !size.empty()) {
+    int64_t v = std::atoll(size.c_str());
+    if (size.back() == 'K') v <<= 10;
+    if (size.back() == 'M') v <<= 20;
+    p.l2_bytes = v;
+  }
   return p;
 }
 
