@@ -8,7 +8,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <set>
 #include <span>
 
 #include "build_info.h"
@@ -172,20 +171,6 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
                              FffLayer::Create(s, w.view(), fopt));
         r.strategy = FffStrategyName(layer.StrategyFor(batch));
         r.target = layer.target_name();
-        // Compulsory bytes: every distinct node the first batch visits, once.
-        {
-          std::vector<int32_t> nodes(
-              static_cast<size_t>(batch * s.n_visited()));
-          FFF_RETURN_IF_ERROR(layer.Forward(view_x(0), view_y(0), {nodes, {}}));
-          std::set<int64_t> distinct;
-          for (size_t i = 0; i < nodes.size(); ++i) {
-            const int64_t tree =
-                static_cast<int64_t>(i % s.n_visited()) / (s.depth + 1);
-            distinct.insert(tree * s.n_nodes() + nodes[i]);
-          }
-          r.bytes_per_call =
-              4.0 * distinct.size() * (s.d_in + s.d_out + 1) + xy_bytes;
-        }
         // Estimate from the per-token time of this model at the previous
         // batch size (row costs are roughly linear beyond small batches).
         double est = 0;
@@ -195,6 +180,23 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
             est = it->timing.median_s / it->batch * batch;
             break;
           }
+        }
+        // Compulsory bytes: every distinct node the first batch visits, once.
+        if (est <= o.max_call_s) {
+          std::vector<int32_t> nodes(
+              static_cast<size_t>(batch * s.n_visited()));
+          FFF_RETURN_IF_ERROR(layer.Forward(view_x(0), view_y(0), {nodes, {}}));
+          std::vector<uint8_t> seen(static_cast<size_t>(s.n_total_nodes()));
+          int64_t distinct = 0;
+          for (size_t i = 0; i < nodes.size(); ++i) {
+            const int64_t tree =
+                static_cast<int64_t>(i % s.n_visited()) / (s.depth + 1);
+            uint8_t& v = seen[static_cast<size_t>(tree * s.n_nodes() + nodes[i])];
+            distinct += v == 0;
+            v = 1;
+          }
+          r.bytes_per_call =
+              4.0 * distinct * (s.d_in + s.d_out + 1) + xy_bytes;
         }
         FFF_RETURN_IF_ERROR(run(
             r,
