@@ -101,8 +101,7 @@ BENCHMARK(BM_DenseFf)
 
 // Per-target kernels, registered at start-up for the targets this CPU has.
 int RegisterPerTarget() {
-  for (const kernels::FffKernelTable* t :
-       kernels::SupportedFffKernelTables()) {
+  for (const kernels::FffKernelTable* t : kernels::SupportedFffKernelTables()) {
     benchmark::RegisterBenchmark((std::string("BM_Dot/") + t->name).c_str(),
                                  BM_Dot, t)
         ->Arg(768)

@@ -16,14 +16,14 @@ namespace fff {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // a shape, pointer or option the caller passed is wrong
-  kOutOfRange,         // a size/index beyond a supported limit
-  kNotFound,           // a named file, tensor or target does not exist
-  kFailedPrecondition, // call order / state problem
-  kResourceExhausted,  // allocation failed or a request exceeds a limit
-  kDataLoss,           // a file is malformed or truncated
+  kInvalidArgument,     // a shape, pointer or option the caller passed is wrong
+  kOutOfRange,          // a size/index beyond a supported limit
+  kNotFound,            // a named file, tensor or target does not exist
+  kFailedPrecondition,  // call order / state problem
+  kResourceExhausted,   // allocation failed or a request exceeds a limit
+  kDataLoss,            // a file is malformed or truncated
   kUnimplemented,
-  kInternal,           // a bug in fff: please report
+  kInternal,  // a bug in fff: please report
 };
 
 // Human-readable name of a code, e.g. "InvalidArgument".
@@ -69,7 +69,7 @@ inline Status InternalError(std::string m) {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) {
       v_ = InternalError("Result constructed from an OK Status");
@@ -106,10 +106,10 @@ class [[nodiscard]] Result {
   } while (0)
 
 // `lhs = value of expr` (a Result<T>), or returns its Status from the caller.
-#define FFF_ASSIGN_OR_RETURN(lhs, expr)                                   \
-  auto FFF_STATUS_CONCAT_(fff_result_, __LINE__) = (expr);                \
-  if (!FFF_STATUS_CONCAT_(fff_result_, __LINE__).ok())                    \
-    return FFF_STATUS_CONCAT_(fff_result_, __LINE__).status();            \
+#define FFF_ASSIGN_OR_RETURN(lhs, expr)                        \
+  auto FFF_STATUS_CONCAT_(fff_result_, __LINE__) = (expr);     \
+  if (!FFF_STATUS_CONCAT_(fff_result_, __LINE__).ok())         \
+    return FFF_STATUS_CONCAT_(fff_result_, __LINE__).status(); \
   lhs = std::move(FFF_STATUS_CONCAT_(fff_result_, __LINE__)).value()
 
 #endif  // FFF_STATUS_H_

@@ -8,13 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define FFF_CHECK(cond)                                                  \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
+#define FFF_CHECK(cond)                                                     \
+  do {                                                                      \
+    if (!(cond)) {                                                          \
       std::fprintf(stderr, "fff: internal invariant failed: %s at %s:%d\n", \
-                   #cond, __FILE__, __LINE__);                           \
-      std::abort();                                                      \
-    }                                                                    \
+                   #cond, __FILE__, __LINE__);                              \
+      std::abort();                                                         \
+    }                                                                       \
   } while (0)
 
 #endif  // FFF_SRC_BASE_CHECK_H_

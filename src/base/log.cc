@@ -22,16 +22,19 @@ LogState& State() {
 
 const char* LogLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "?";
 }
 
-void SetLogCallback(LogCallback callback, void* user_data,
-                    LogLevel min_level) {
+void SetLogCallback(LogCallback callback, void* user_data, LogLevel min_level) {
   LogState& s = State();
   std::lock_guard<std::mutex> lock(s.mu);
   s.callback = callback;

@@ -17,12 +17,12 @@ void LogMessage(LogLevel level, const std::string& message);
 
 }  // namespace fff::internal
 
-#define FFF_LOG(level, ...)                                             \
-  do {                                                                  \
-    if (::fff::internal::LogEnabled(::fff::LogLevel::level)) {          \
-      ::fff::internal::LogMessage(::fff::LogLevel::level,               \
-                                  ::fmt::format(__VA_ARGS__));          \
-    }                                                                   \
+#define FFF_LOG(level, ...)                                    \
+  do {                                                         \
+    if (::fff::internal::LogEnabled(::fff::LogLevel::level)) { \
+      ::fff::internal::LogMessage(::fff::LogLevel::level,      \
+                                  ::fmt::format(__VA_ARGS__)); \
+    }                                                          \
   } while (0)
 
 #endif  // FFF_SRC_BASE_LOG_INTERNAL_H_

@@ -80,8 +80,8 @@ HWY_INLINE void DotRows(D d, const float* const* HWY_RESTRICT xs,
     }
   }
   for (size_t r = 0; r < R; ++r) {
-    const V sum = hn::Add(hn::Add(acc[r][0], acc[r][1]),
-                          hn::Add(acc[r][2], acc[r][3]));
+    const V sum =
+        hn::Add(hn::Add(acc[r][0], acc[r][1]), hn::Add(acc[r][2], acc[r][3]));
     out[r] = hn::GetLane(hn::SumOfLanes(d, sum));
   }
 }

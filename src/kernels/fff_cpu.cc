@@ -98,8 +98,8 @@ void RowWalk(const FffProblem& p, int64_t row_begin, int64_t row_end,
 // Interleaving rows of different groups keeps the FMA units busy where
 // groups are small (deep levels), instead of one latency-bound dot at a time.
 HWY_INLINE void GroupLogits(const FffProblem& p, int64_t base,
-                            const int32_t* perm, const int32_t* node,
-                            int64_t n, float* z) {
+                            const int32_t* perm, const int32_t* node, int64_t n,
+                            float* z) {
   const DF d;
   const size_t d_in = static_cast<size_t>(p.d_in);
   const float* xs[kGroupRows];
@@ -129,8 +129,8 @@ HWY_INLINE void GroupLogits(const FffProblem& p, int64_t base,
 // sorted by node.
 void RouteGroup(const FffProblem& p, int64_t tree, int32_t start_node,
                 int64_t level_begin, int64_t level_end, int32_t* rows,
-                int64_t n, const FffRouting& routing,
-                const FffGroupScratch& s, int32_t* next_node) {
+                int64_t n, const FffRouting& routing, const FffGroupScratch& s,
+                int32_t* next_node) {
   if (n == 0) return;
   const int64_t nv = p.n_visited();
   const int64_t levels = p.depth + 1;
@@ -208,9 +208,10 @@ void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
 }
 
 const FffKernelTable* GetFffKernelTable() {
-  static const FffKernelTable table = {
-      HWY_TARGET, hwy::TargetName(HWY_TARGET), &RowWalk, &RouteGroup,
-      &FinishRows, &GeluArray, &Dot};
+  static const FffKernelTable table = {HWY_TARGET,  hwy::TargetName(HWY_TARGET),
+                                       &RowWalk,    &RouteGroup,
+                                       &FinishRows, &GeluArray,
+                                       &Dot};
   return &table;
 }
 
@@ -256,9 +257,8 @@ const FffKernelTable* FindFffKernelTable(std::string_view name) {
   for (const FffKernelTable* t : SupportedFffKernelTables()) {
     std::string_view tn(t->name);
     if (tn.size() == name.size() &&
-        std::equal(tn.begin(), tn.end(), name.begin(), [](char a, char b) {
-          return (a | 0x20) == (b | 0x20);
-        })) {
+        std::equal(tn.begin(), tn.end(), name.begin(),
+                   [](char a, char b) { return (a | 0x20) == (b | 0x20); })) {
       return t;
     }
   }

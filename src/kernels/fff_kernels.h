@@ -24,7 +24,7 @@ struct FffProblem {
   const float* w_out = nullptr;  // [n_trees*n_nodes, d_out] node-major
   const float* x = nullptr;      // [n_rows, d_in], row stride x_stride
   int64_t x_stride = 0;
-  float* y = nullptr;            // [n_rows, d_out], row stride y_stride
+  float* y = nullptr;  // [n_rows, d_out], row stride y_stride
   int64_t y_stride = 0;
 
   int64_t n_visited() const { return n_trees * (depth + 1); }
@@ -43,9 +43,9 @@ struct FffRouting {
 struct FffGroupScratch {
   int64_t max_rows = 0;
   int32_t* perm_next = nullptr;
-  int32_t* node = nullptr;       // current node of each position
+  int32_t* node = nullptr;  // current node of each position
   int32_t* node_next = nullptr;
-  float* z = nullptr;            // logit of each position
+  float* z = nullptr;  // logit of each position
 };
 
 // Row walk: routes rows [row_begin, row_end) of the chunk one at a time

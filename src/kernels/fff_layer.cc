@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +25,7 @@ constexpr int64_t kRowWalkMaxBlockRows = 64;
 // Below this many rows per thread a parallel region costs more than it saves.
 constexpr int64_t kMinRowsPerPart = 8;
 // kAuto routes grouped from this many rows per thread on.
-constexpr int64_t kDefaultLevelBatchedMinRows = 4;
+constexpr int64_t kDefaultLevelBatchedMinRows = 2;
 // Grouped routing runs in two passes when a chunk is large: the top levels
 // in blocks of rows (whose inputs stay in the core's cache), then every
 // subtree below the split level with all the rows that reached it, so each
@@ -56,20 +57,19 @@ Status ValidateMatrix(const MatrixView<T>& m, const char* name,
         fmt::format("fff: {}: expected rows >= 0, got {}", name, m.rows));
   }
   if (m.cols != want_cols) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: expected {} columns ({}), got {}", name, want_cols,
-        cols_name, m.cols));
+    return InvalidArgumentError(
+        fmt::format("fff: {}: expected {} columns ({}), got {}", name,
+                    want_cols, cols_name, m.cols));
   }
   if (m.stride < m.cols) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: expected row stride >= {} (columns), got {}", name, m.cols,
-        m.stride));
+    return InvalidArgumentError(
+        fmt::format("fff: {}: expected row stride >= {} (columns), got {}",
+                    name, m.cols, m.stride));
   }
   const int64_t extent = m.ExtentElements();
   if (extent > 0 && m.data == nullptr) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: null data for {} x {} elements", name, m.rows,
-                    m.cols));
+    return InvalidArgumentError(fmt::format(
+        "fff: {}: null data for {} x {} elements", name, m.rows, m.cols));
   }
   if (static_cast<uint64_t>(extent) > m.capacity) {
     return InvalidArgumentError(fmt::format(
@@ -88,9 +88,9 @@ Status ValidateSpan(std::span<T> s, const char* name, int64_t want,
         "fff: {}: null buffer, expected {} elements ({})", name, want, what));
   }
   if (static_cast<int64_t>(s.size()) != want) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: expected {} elements ({}), got {}", name, want, what,
-        s.size()));
+    return InvalidArgumentError(
+        fmt::format("fff: {}: expected {} elements ({}), got {}", name, want,
+                    what, s.size()));
   }
   return Status::Ok();
 }
@@ -107,9 +107,9 @@ Status ValidateFffShape(const FffShape& s) {
         fmt::format("fff: d_out: expected >= 1, got {}", s.d_out));
   }
   if (s.depth < 0 || s.depth > kFffMaxDepth) {
-    return OutOfRangeError(fmt::format(
-        "fff: depth: expected 0..{} (int32 node index), got {}", kFffMaxDepth,
-        s.depth));
+    return OutOfRangeError(
+        fmt::format("fff: depth: expected 0..{} (int32 node index), got {}",
+                    kFffMaxDepth, s.depth));
   }
   if (s.n_trees < 1) {
     return InvalidArgumentError(
@@ -150,8 +150,8 @@ Status RepackTorchLinearOut(const FffShape& s,
   const int64_t total = s.n_total_nodes();
   FFF_RETURN_IF_ERROR(ValidateSpan(torch_w_out, "linear_out.weight",
                                    s.d_out * total, "d_out x n_trees*n_nodes"));
-  FFF_RETURN_IF_ERROR(ValidateSpan(w_out_node_major, "w_out",
-                                   s.d_out * total, "n_trees*n_nodes x d_out"));
+  FFF_RETURN_IF_ERROR(ValidateSpan(w_out_node_major, "w_out", s.d_out * total,
+                                   "n_trees*n_nodes x d_out"));
   if (Overlaps(torch_w_out.data(), torch_w_out.size_bytes(),
                w_out_node_major.data(), w_out_node_major.size_bytes())) {
     return InvalidArgumentError(
@@ -175,9 +175,12 @@ Status RepackTorchLinearOut(const FffShape& s,
 
 const char* FffStrategyName(FffStrategy strategy) {
   switch (strategy) {
-    case FffStrategy::kAuto: return "auto";
-    case FffStrategy::kRowWalk: return "row_walk";
-    case FffStrategy::kLevelBatched: return "level_batched";
+    case FffStrategy::kAuto:
+      return "auto";
+    case FffStrategy::kRowWalk:
+      return "row_walk";
+    case FffStrategy::kLevelBatched:
+      return "level_batched";
   }
   return "?";
 }
@@ -252,7 +255,8 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
     if (impl->kernels == nullptr) {
       std::string have;
       for (const auto* t : kernels::SupportedFffKernelTables()) {
-        have += (have.empty() ? "" : ", ") + std::string(t->name);
+        if (!have.empty()) have += ", ";
+        have += t->name;
       }
       return NotFoundError(fmt::format(
           "fff: target{}: '{}' is not compiled in or not supported by this "
@@ -269,8 +273,8 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
     impl->level_batched_min_rows = options.level_batched_min_rows;
   }
   const int64_t nv = shape.n_visited();
-  impl->chunk_rows = std::clamp(kRoutingBudgetBytes / (8 * nv), kMinChunkRows,
-                                kMaxChunkRows);
+  impl->chunk_rows =
+      std::clamp(kRoutingBudgetBytes / (8 * nv), kMinChunkRows, kMaxChunkRows);
   const size_t rows = static_cast<size_t>(impl->chunk_rows);
   FFF_RETURN_IF_ERROR(impl->nodes.Allocate(rows * nv, "FFF routing nodes"));
   FFF_RETURN_IF_ERROR(impl->acts.Allocate(rows * nv, "FFF routing logits"));
@@ -281,6 +285,16 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
   FFF_RETURN_IF_ERROR(impl->group.Allocate(
       static_cast<size_t>(impl->group_stride) * impl->n_threads,
       "FFF group scratch"));
+  static std::once_flag logged_target;
+  std::call_once(logged_target, [&] {
+    std::string compiled;
+    for (const auto* t : kernels::CompiledFffKernelTables()) {
+      if (!compiled.empty()) compiled += ' ';
+      compiled += t->name;
+    }
+    FFF_LOG(kInfo, "FFF kernels: SIMD target {} (compiled: {})",
+            impl->kernels->name, compiled);
+  });
   FFF_LOG(kDebug,
           "FFF layer d_in={} d_out={} depth={} n_trees={}: target {}, {} "
           "threads, level-batched from {} rows per thread",
@@ -310,8 +324,8 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
   FFF_RETURN_IF_ERROR(ValidateMatrix(x, "x", s.d_in, "d_in"));
   FFF_RETURN_IF_ERROR(ValidateMatrix(y, "y", s.d_out, "d_out"));
   if (y.rows != x.rows) {
-    return InvalidArgumentError(fmt::format(
-        "fff: y: expected {} rows (as x), got {}", x.rows, y.rows));
+    return InvalidArgumentError(
+        fmt::format("fff: y: expected {} rows (as x), got {}", x.rows, y.rows));
   }
   const int64_t n_rows = x.rows;
   const int64_t trace_len = n_rows * s.n_visited();
@@ -365,8 +379,9 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
       std::copy(routing.acts, routing.acts + n * nv,
                 trace.logits.data() + c0 * nv);
     }
-    // Activations, then outputs in the order routing left the rows (grouped by leaf for the
-    // level-batched strategy, so consecutive rows share w_out rows).
+    // Activations, then outputs in the order routing left the rows (grouped by
+    // leaf for the level-batched strategy, so consecutive rows share w_out
+    // rows).
     const int32_t* order = im.order.data();
     const int64_t per_thread = (n + im.n_threads - 1) / im.n_threads;
     const int64_t block = std::min<int64_t>(kRowWalkMaxBlockRows, per_thread);
@@ -374,8 +389,7 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
     ParallelFor((n + block - 1) / block, im.n_threads, [&](int64_t b) {
       const int64_t begin = b * block;
       const int64_t count = std::min(block, n - begin);
-      k->gelu(routing.acts + begin * nv, routing.acts + begin * nv,
-              count * nv);
+      k->gelu(routing.acts + begin * nv, routing.acts + begin * nv, count * nv);
     });
     // One contiguous part of the order per thread keeps grouped rows
     // together; tiny batches stay on the calling thread.
@@ -511,6 +525,5 @@ void FffLayer::Impl::RouteSubtree(const kernels::FffProblem& p, int64_t tree,
     }
   }
 }
-
 
 }  // namespace fff

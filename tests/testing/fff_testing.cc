@@ -18,7 +18,8 @@ FffWeights MakeRandomWeights(const FffShape& shape, uint64_t seed) {
   const float in_scale = std::sqrt(3.0f / static_cast<float>(shape.d_in));
   auto nonzero = [&](float scale) {
     float v;
-    do v = u(rng) * scale; while (v == 0.0f);
+    do v = u(rng) * scale;
+    while (v == 0.0f);
     return v;
   };
   w.w_in.resize(static_cast<size_t>(total * shape.d_in));
@@ -45,8 +46,7 @@ FffWeights MakeInitWeights(const FffShape& shape, uint64_t seed) {
   return w;
 }
 
-std::vector<float> MakeNormalRows(int64_t n_rows, int64_t cols,
-                                  uint64_t seed) {
+std::vector<float> MakeNormalRows(int64_t n_rows, int64_t cols, uint64_t seed) {
   std::vector<float> out(static_cast<size_t>(n_rows * cols));
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> n(0.0f, 1.0f);
@@ -65,7 +65,8 @@ std::vector<float> MakeRandomRows(int64_t n_rows, int64_t cols, int64_t stride,
   for (int64_t r = 0; r < n_rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) {
       float v;
-      do v = u(rng); while (v == 0.0f);
+      do v = u(rng);
+      while (v == 0.0f);
       buf[static_cast<size_t>(offset + r * stride + c)] = v;
     }
   }
@@ -134,7 +135,8 @@ FffReference ComputeReference(const FffWeights& w, const float* x,
   ref.nodes.resize(static_cast<size_t>(n_rows * s.n_visited()));
   ref.logits.resize(ref.nodes.size());
   ref.logit_bound.resize(ref.nodes.size());
-  for (int64_t r = 0; r < n_rows; ++r) ReferenceRow(w, x + r * x_stride, ref, r);
+  for (int64_t r = 0; r < n_rows; ++r)
+    ReferenceRow(w, x + r * x_stride, ref, r);
   return ref;
 }
 
@@ -164,7 +166,8 @@ int64_t ResampleForMargin(const FffWeights& w, float* x, int64_t x_stride,
       ++redraws;
       for (int64_t c = 0; c < s.d_in; ++c) {
         float v;
-        do v = u(rng); while (v == 0.0f);
+        do v = u(rng);
+        while (v == 0.0f);
         xr[c] = v;
       }
     }
@@ -188,8 +191,8 @@ std::string FffComparison::Describe() const {
   return out;
 }
 
-FffComparison Compare(const FffReference& ref, const float* y,
-                      int64_t y_stride, const int32_t* nodes) {
+FffComparison Compare(const FffReference& ref, const float* y, int64_t y_stride,
+                      const int32_t* nodes) {
   const FffShape& s = ref.shape;
   const int64_t nv = s.n_visited();
   FffComparison c;

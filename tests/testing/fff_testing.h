@@ -92,8 +92,8 @@ struct FffComparison {
 // Compares y (row stride y_stride) and, when given, the visited nodes against
 // the reference. A routing flip is reported as such (rows that route
 // differently are excluded from the numeric check).
-FffComparison Compare(const FffReference& ref, const float* y,
-                      int64_t y_stride, const int32_t* nodes);
+FffComparison Compare(const FffReference& ref, const float* y, int64_t y_stride,
+                      const int32_t* nodes);
 
 }  // namespace fff::testing
 

@@ -15,8 +15,8 @@ namespace {
 TEST(FffDotTest, EveryTargetEdgeSizesAndMisalignment) {
   std::mt19937_64 rng(42);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  const int64_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32,
-                           33, 47, 48, 63, 64, 65, 100, 767, 768, 773};
+  const int64_t sizes[] = {0,  1,  2,  3,  4,  5,  7,  8,  9,   15,  16,  17,
+                           31, 32, 33, 47, 48, 63, 64, 65, 100, 767, 768, 773};
   for (const auto* t : kernels::SupportedFffKernelTables()) {
     for (int64_t n : sizes) {
       for (int64_t offset : {0, 1, 3}) {

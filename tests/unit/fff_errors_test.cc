@@ -65,37 +65,39 @@ TEST(FffErrorsTest, ForwardViews) {
   MatrixView<const float> xv(std::span<const float>(x), 5, 8);
   MatrixView<float> yv(y, 5, 4);
 
-  ExpectError(layer->Forward(MatrixView<const float>(
-                                 std::span<const float>(x), 4, 10),
-                             MatrixView<float>(y, 4, 4)),
-              StatusCode::kInvalidArgument, {"x", "expected 8 columns", "got 10"});
+  ExpectError(
+      layer->Forward(MatrixView<const float>(std::span<const float>(x), 4, 10),
+                     MatrixView<float>(y, 4, 4)),
+      StatusCode::kInvalidArgument, {"x", "expected 8 columns", "got 10"});
   ExpectError(layer->Forward(xv, MatrixView<float>(y, 4, 5)),
-              StatusCode::kInvalidArgument, {"y", "expected 4 columns", "got 5"});
+              StatusCode::kInvalidArgument,
+              {"y", "expected 4 columns", "got 5"});
   ExpectError(layer->Forward(xv, MatrixView<float>(y, 4, 4)),
               StatusCode::kInvalidArgument, {"y", "expected 5 rows", "got 4"});
-  ExpectError(layer->Forward(MatrixView<const float>(
-                                 std::span<const float>(x), 5, 8, 9),
-                             yv),
-              StatusCode::kInvalidArgument, {"x", "too short", "expected >= 44", "got 40"});
-  ExpectError(layer->Forward(MatrixView<const float>(
-                                 std::span<const float>(x), 4, 8, 7),
-                             MatrixView<float>(y, 4, 4)),
+  ExpectError(
+      layer->Forward(
+          MatrixView<const float>(std::span<const float>(x), 5, 8, 9), yv),
+      StatusCode::kInvalidArgument,
+      {"x", "too short", "expected >= 44", "got 40"});
+  ExpectError(layer->Forward(
+                  MatrixView<const float>(std::span<const float>(x), 4, 8, 7),
+                  MatrixView<float>(y, 4, 4)),
               StatusCode::kInvalidArgument, {"x", "stride", "got 7"});
   MatrixView<const float> null_x = xv;
   null_x.data = nullptr;
   ExpectError(layer->Forward(null_x, yv), StatusCode::kInvalidArgument,
               {"x", "null"});
   std::vector<int32_t> nodes(5 * 3 - 1);
-  ExpectError(layer->Forward(xv, yv, {nodes, {}}),
-              StatusCode::kInvalidArgument,
+  ExpectError(layer->Forward(xv, yv, {nodes, {}}), StatusCode::kInvalidArgument,
               {"trace.nodes", "expected 15", "got 14"});
   // y aliasing x.
   MatrixView<float> alias(std::span<float>(x), 5, 4);
   ExpectError(layer->Forward(xv, alias), StatusCode::kInvalidArgument,
               {"overlap"});
   // Zero rows is fine, with or without data.
-  EXPECT_TRUE(layer->Forward(MatrixView<const float>({}, 0, 8),
-                             MatrixView<float>({}, 0, 4))
+  EXPECT_TRUE(layer
+                  ->Forward(MatrixView<const float>({}, 0, 8),
+                            MatrixView<float>({}, 0, 4))
                   .ok());
 }
 

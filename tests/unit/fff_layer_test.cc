@@ -23,24 +23,21 @@ struct Case {
 // Edge sizes: widths that are not multiples of any vector width, depth 0 (a
 // single neuron) to 14, 1 to 64 trees, and the UltraFastBERT-1x11 layer.
 const Case kCases[] = {
-    {{1, 1, 0, 1}, {0, 1, 7, 64, 1000}},
-    {{3, 17, 1, 1}, {1, 7, 64, 1000}},
-    {{17, 3, 2, 3}, {1, 7, 64, 1000}},
-    {{64, 64, 4, 2}, {1, 7, 64, 1000}},
-    {{773, 64, 5, 1}, {1, 7, 64, 1000}},
-    {{64, 773, 3, 4}, {1, 7, 64}},
-    {{17, 1, 14, 1}, {1, 7, 64, 1000}},
-    {{3, 3, 6, 64}, {1, 7, 64, 1000}},
-    {{16, 16, 0, 64}, {1, 7, 64}},
-    {{768, 768, 11, 1}, {1, 7, 64, 200}},
+    {{1, 1, 0, 1}, {0, 1, 7, 64, 1000}}, {{3, 17, 1, 1}, {1, 7, 64, 1000}},
+    {{17, 3, 2, 3}, {1, 7, 64, 1000}},   {{64, 64, 4, 2}, {1, 7, 64, 1000}},
+    {{773, 64, 5, 1}, {1, 7, 64, 1000}}, {{64, 773, 3, 4}, {1, 7, 64}},
+    {{17, 1, 14, 1}, {1, 7, 64, 1000}},  {{3, 3, 6, 64}, {1, 7, 64, 1000}},
+    {{16, 16, 0, 64}, {1, 7, 64}},       {{768, 768, 11, 1}, {1, 7, 64, 200}},
 };
 
 std::string Name(const kernels::FffKernelTable* t, FffStrategy st,
                  const FffShape& s, int64_t n_rows) {
-  return std::string(t->name) + "/" + FffStrategyName(st) + " d_in=" +
-         std::to_string(s.d_in) + " d_out=" + std::to_string(s.d_out) +
-         " depth=" + std::to_string(s.depth) + " n_trees=" +
-         std::to_string(s.n_trees) + " n_rows=" + std::to_string(n_rows);
+  return std::string(t->name) + "/" + FffStrategyName(st) +
+         " d_in=" + std::to_string(s.d_in) +
+         " d_out=" + std::to_string(s.d_out) +
+         " depth=" + std::to_string(s.depth) +
+         " n_trees=" + std::to_string(s.n_trees) +
+         " n_rows=" + std::to_string(n_rows);
 }
 
 TEST(FffLayerTest, EveryTargetAndStrategyMatchesReference) {
@@ -70,14 +67,14 @@ TEST(FffLayerTest, EveryTargetAndStrategyMatchesReference) {
           ASSERT_STREQ(layer->target_name(), t->name);
           const float kSentinel = -12345.0f;
           std::vector<float> ybuf(
-              static_cast<size_t>(3 + (n_rows > 0 ? (n_rows - 1) * ys + s.d_out
-                                                  : 0) + 2),
+              static_cast<size_t>(
+                  3 + (n_rows > 0 ? (n_rows - 1) * ys + s.d_out : 0) + 2),
               kSentinel);
-          std::vector<int32_t> nodes(static_cast<size_t>(n_rows * s.n_visited()),
-                                     -7);
+          std::vector<int32_t> nodes(
+              static_cast<size_t>(n_rows * s.n_visited()), -7);
           std::vector<float> logits(nodes.size());
-          MatrixView<const float> x(
-              std::span<const float>(xbuf).subspan(1), n_rows, s.d_in, xs);
+          MatrixView<const float> x(std::span<const float>(xbuf).subspan(1),
+                                    n_rows, s.d_in, xs);
           MatrixView<float> y(std::span<float>(ybuf).subspan(3), n_rows,
                               s.d_out, ys);
           Status st_fwd = layer->Forward(x, y, {nodes, logits});
@@ -93,8 +90,8 @@ TEST(FffLayerTest, EveryTargetAndStrategyMatchesReference) {
           // Padding between y rows and around y untouched.
           for (size_t i = 0; i < ybuf.size(); ++i) {
             const int64_t rel = static_cast<int64_t>(i) - 3;
-            const bool inside = rel >= 0 && rel < y.ExtentElements() &&
-                                rel % ys < s.d_out;
+            const bool inside =
+                rel >= 0 && rel < y.ExtentElements() && rel % ys < s.d_out;
             if (!inside) {
               ASSERT_EQ(ybuf[i], kSentinel) << name << ": wrote padding " << i;
             }

@@ -38,7 +38,7 @@ struct Output {
 };
 
 Output RunLayer(const Batch& b, const FffOptions& opt, int64_t row_begin = 0,
-           int64_t n_rows = -1) {
+                int64_t n_rows = -1) {
   const FffShape& s = b.w.shape;
   if (n_rows < 0) n_rows = b.n_rows;
   auto layer = FffLayer::Create(s, b.w.view(), opt);
@@ -47,11 +47,10 @@ Output RunLayer(const Batch& b, const FffOptions& opt, int64_t row_begin = 0,
   out.y.resize(static_cast<size_t>(n_rows * s.d_out));
   out.nodes.resize(static_cast<size_t>(n_rows * s.n_visited()));
   out.logits.resize(out.nodes.size());
-  MatrixView<const float> x(
-      std::span<const float>(b.x).subspan(
-          static_cast<size_t>(row_begin * s.d_in),
-          static_cast<size_t>(n_rows * s.d_in)),
-      n_rows, s.d_in);
+  MatrixView<const float> x(std::span<const float>(b.x).subspan(
+                                static_cast<size_t>(row_begin * s.d_in),
+                                static_cast<size_t>(n_rows * s.d_in)),
+                            n_rows, s.d_in);
   MatrixView<float> y(out.y, n_rows, s.d_out);
   Status st = layer->Forward(x, y, {out.nodes, out.logits});
   EXPECT_TRUE(st.ok()) << st.ToString();
@@ -128,10 +127,9 @@ TEST(FffPropertiesTest, AgreesWithMaskedDenseReference) {
     std::vector<double> x(b.x.begin(), b.x.end());
     testing::FffReference ref = testing::ComputeReference(
         b.w, b.x.data(), s.d_in, b.n_rows);  // for the bounds
-    reference::FffForwardMaskedDense(s, wi.data(), bi.data(), wo.data(),
-                                     x.data(), s.d_in, b.n_rows, ref.y.data(),
-                                     s.d_out, ref.nodes.data(),
-                                     ref.logits.data());
+    reference::FffForwardMaskedDense(
+        s, wi.data(), bi.data(), wo.data(), x.data(), s.d_in, b.n_rows,
+        ref.y.data(), s.d_out, ref.nodes.data(), ref.logits.data());
     for (const auto* t : kernels::SupportedFffKernelTables()) {
       FffOptions opt;
       opt.target = t->name;
@@ -219,7 +217,7 @@ TEST(FffPropertiesTest, FlipAtTinyLogitIsReportedAsRoutingDifference) {
   std::vector<float> x = {1.0f, 1e-8f};
   const testing::FffReference ref =
       testing::ComputeReference(w, x.data(), 2, 1);
-  ASSERT_EQ(ref.nodes[1], 2);  // exact: right
+  ASSERT_EQ(ref.nodes[1], 2);                               // exact: right
   ASSERT_LT(std::fabs(ref.logits[0]), ref.logit_bound[0]);  // no margin
   for (const auto* t : kernels::SupportedFffKernelTables()) {
     FffOptions opt;
@@ -228,10 +226,11 @@ TEST(FffPropertiesTest, FlipAtTinyLogitIsReportedAsRoutingDifference) {
     ASSERT_TRUE(layer.ok());
     std::vector<float> y(3);
     std::vector<int32_t> nodes(2);
-    ASSERT_TRUE(layer->Forward(MatrixView<const float>(
-                                   std::span<const float>(x), 1, 2),
-                               MatrixView<float>(y, 1, 3), {nodes, {}})
-                    .ok());
+    ASSERT_TRUE(
+        layer
+            ->Forward(MatrixView<const float>(std::span<const float>(x), 1, 2),
+                      MatrixView<float>(y, 1, 3), {nodes, {}})
+            .ok());
     EXPECT_EQ(nodes[1], 1) << t->name;  // float: left
     const testing::FffComparison c =
         testing::Compare(ref, y.data(), 3, nodes.data());

@@ -30,8 +30,7 @@ TEST(FffReferenceTest, HandComputedDepthOne) {
   EXPECT_EQ(nodes[1], 2);
   EXPECT_DOUBLE_EQ(logits[0], 0.5);
   EXPECT_DOUBLE_EQ(logits[1], -2.0);
-  const double want =
-      2 * reference::Gelu(0.5) + 5 * reference::Gelu(-2.0);
+  const double want = 2 * reference::Gelu(0.5) + 5 * reference::Gelu(-2.0);
   EXPECT_DOUBLE_EQ(y[0], want);
   // GELU itself: the erf form.
   EXPECT_NEAR(reference::Gelu(1.0), 0.8413447460685429, 1e-15);
@@ -48,14 +47,14 @@ TEST(FffReferenceTest, ZeroLogitGoesLeft) {
 }
 
 TEST(FffReferenceTest, ConditionalEqualsMaskedDense) {
-  const FffShape shapes[] = {{17, 5, 0, 3}, {8, 3, 3, 2}, {33, 7, 6, 1},
-                             {5, 9, 2, 16}};
+  const FffShape shapes[] = {
+      {17, 5, 0, 3}, {8, 3, 3, 2}, {33, 7, 6, 1}, {5, 9, 2, 16}};
   uint64_t seed = 1;
   for (const FffShape& s : shapes) {
     testing::FffWeights w = testing::MakeRandomWeights(s, seed++);
     const int64_t n_rows = 23;
-    std::vector<float> xf = testing::MakeRandomRows(n_rows, s.d_in, s.d_in, 0,
-                                                    seed++);
+    std::vector<float> xf =
+        testing::MakeRandomRows(n_rows, s.d_in, s.d_in, 0, seed++);
     auto to_d = [](const std::vector<float>& v) {
       return std::vector<double>(v.begin(), v.end());
     };

@@ -50,8 +50,8 @@ TEST(GeluTest, EveryTargetWithin2e7OfErfGeluOnAbsXUpTo10) {
       }
     }
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.3e (|err| %.3e at x=%.7g)",
-                  worst_excess, worst, worst_x);
+    std::snprintf(buf, sizeof buf, "%.3e (|err| %.3e at x=%.7g)", worst_excess,
+                  worst, worst_x);
     RecordProperty(std::string("max_excess_") + t->name, buf);
     EXPECT_LE(worst_excess, testing::kGeluAbsError)
         << t->name << ": worst at x = " << worst_x << ": |err| " << worst

@@ -4,8 +4,10 @@
 
 #include <string>
 
+#include "fff/fff.h"
 #include "fff/log.h"
 #include "src/base/log_internal.h"
+#include "tests/testing/fff_testing.h"
 
 namespace fff {
 namespace {
@@ -61,6 +63,26 @@ TEST(LogTest, CallbackReceivesMessagesAtOrAboveLevel) {
   FFF_LOG(kError, "after reset");
   EXPECT_EQ(sink.calls, 1);
   EXPECT_EQ(sink.text, "kept 2");
+}
+
+TEST(LogTest, FirstLayerLogsTheChosenTarget) {
+  // The only FffLayer of this test binary, so the once-per-process message
+  // is emitted here.
+  std::string text;
+  SetLogCallback(
+      [](LogLevel level, const char* msg, void* user) {
+        if (level == LogLevel::kInfo) *static_cast<std::string*>(user) += msg;
+      },
+      &text, LogLevel::kInfo);
+  const FffShape s{4, 4, 1, 1};
+  testing::FffWeights w = testing::MakeRandomWeights(s, 1);
+  auto layer = FffLayer::Create(s, w.view());
+  SetLogCallback(nullptr, nullptr);
+  ASSERT_TRUE(layer.ok());
+  EXPECT_NE(text.find(std::string("SIMD target ") + layer->target_name()),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("SCALAR"), std::string::npos) << text;
 }
 
 }  // namespace

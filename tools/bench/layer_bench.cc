@@ -146,8 +146,8 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
         DenseFfOptions dopt;
         dopt.n_threads = threads;
         FFF_ASSIGN_OR_RETURN(
-            DenseFf op, DenseFf::Create({d, h, d}, {m.w1, m.b1, m.w2, m.b2},
-                                        dopt));
+            DenseFf op,
+            DenseFf::Create({d, h, d}, {m.w1, m.b1, m.w2, m.b2}, dopt));
         // The baseline is never skipped: every ratio needs it.
         FFF_RETURN_IF_ERROR(run(
             r, [&](int64_t at) { return op.Forward(view_x(at), view_y(at)); },
@@ -191,12 +191,12 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
           for (size_t i = 0; i < nodes.size(); ++i) {
             const int64_t tree =
                 static_cast<int64_t>(i % s.n_visited()) / (s.depth + 1);
-            uint8_t& v = seen[static_cast<size_t>(tree * s.n_nodes() + nodes[i])];
+            uint8_t& v =
+                seen[static_cast<size_t>(tree * s.n_nodes() + nodes[i])];
             distinct += v == 0;
             v = 1;
           }
-          r.bytes_per_call =
-              4.0 * distinct * (s.d_in + s.d_out + 1) + xy_bytes;
+          r.bytes_per_call = 4.0 * distinct * (s.d_in + s.d_out + 1) + xy_bytes;
         }
         FFF_RETURN_IF_ERROR(run(
             r,
@@ -305,8 +305,10 @@ std::string LayerReportJson(const LayerBenchReport& rep,
                           {"l2_bytes", p.l2_bytes}});
   }
   for (const LayerResult& r : rep.results) {
-    json e = {{"model", r.model},     {"threads", r.threads},
-              {"batch", r.batch},     {"skipped", r.skipped}};
+    json e = {{"model", r.model},
+              {"threads", r.threads},
+              {"batch", r.batch},
+              {"skipped", r.skipped}};
     if (!r.skipped) {
       e["strategy"] = r.strategy;
       if (r.is_fff) e["target"] = r.target;
@@ -362,8 +364,8 @@ std::string LayerReportMarkdown(const LayerBenchReport& rep,
   }
   out += "\n";
   for (int threads : rep.options.threads) {
-    out += fmt::format("**FFF / dense-3072, {} thread(s)**\n\n| model |",
-                       threads);
+    out +=
+        fmt::format("**FFF / dense-3072, {} thread(s)**\n\n| model |", threads);
     for (int64_t b : rep.options.batches) out += fmt::format(" B={} |", b);
     out += "\n|---|";
     for (size_t i = 0; i < rep.options.batches.size(); ++i) out += "---:|";
@@ -403,9 +405,10 @@ std::string LayerReportMarkdown(const LayerBenchReport& rep,
       "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const LayerResult& r : rep.results) {
     if (r.skipped) {
-      out += fmt::format("| {} | {} | {} | skipped (est. > {} s/call) | | | | "
-                         "| | | | |\n",
-                         r.threads, r.batch, r.model, rep.options.max_call_s);
+      out += fmt::format(
+          "| {} | {} | {} | skipped (est. > {} s/call) | | | | "
+          "| | | | |\n",
+          r.threads, r.batch, r.model, rep.options.max_call_s);
       continue;
     }
     out += fmt::format(
@@ -427,8 +430,9 @@ std::string LayerReportMarkdown(const LayerBenchReport& rep,
   }
   const std::vector<TargetCheck> checks = TargetChecks(rep);
   if (!checks.empty()) {
-    out += "\n**Targets (issue 2)**\n\n| check | threads | batch | measured "
-           "| target | met |\n|---|---:|---:|---:|---:|---|\n";
+    out +=
+        "\n**Targets (issue 2)**\n\n| check | threads | batch | measured "
+        "| target | met |\n|---|---:|---:|---:|---:|---|\n";
     for (const TargetCheck& t : checks) {
       out += fmt::format("| {} | {} | {} | {:.3g} | >= {:g} | {} |\n", t.what,
                          t.threads, t.batch, t.measured, t.target,

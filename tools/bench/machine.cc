@@ -1,7 +1,7 @@
 #include "tools/bench/machine.h"
 
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -88,9 +88,9 @@ MachineInfo ReadMachineInfo() {
     }
   }
   info.n_cpus = static_cast<int>(std::thread::hardware_concurrency());
-  for (const char* name : {"OMP_NUM_THREADS", "OMP_WAIT_POLICY",
-                           "GOMP_SPINCOUNT", "OMP_PROC_BIND",
-                           "OPENBLAS_CORETYPE", "FFF_CPU_TARGET"}) {
+  for (const char* name :
+       {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND",
+        "OPENBLAS_CORETYPE", "FFF_CPU_TARGET"}) {
     const char* v = std::getenv(name);
     if (v != nullptr) {
       if (!info.env.empty()) info.env += " ";

@@ -31,10 +31,11 @@ int main(int argc, char** argv) {
   std::string preset = "quick";
   std::string json_path = "fff-bench-layer.json";
   std::string md_path;
-  layer->add_option("--preset", preset,
-                    "quick (default, < 2 minutes): skips FFF "
-                    "configurations estimated slower than 0.25 s per call; "
-                    "full: runs them (10 s cap)")
+  layer
+      ->add_option("--preset", preset,
+                   "quick (default, < 2 minutes): skips FFF "
+                   "configurations estimated slower than 0.25 s per call; "
+                   "full: runs them (10 s cap)")
       ->check(CLI::IsMember({"quick", "full"}));
   layer->add_option("--threads", opt.threads, "thread counts");
   layer->add_option("--batches", opt.batches, "batch sizes (tokens)");

@@ -35,8 +35,8 @@ Timing TimeCalls(const Fn& fn, int reps, double min_rep_s) {
   once = std::min(once, Now() - t0);
   Timing t;
   t.reps = reps;
-  t.calls_per_rep =
-      std::max<int64_t>(1, static_cast<int64_t>(min_rep_s / std::max(once, 1e-9)));
+  t.calls_per_rep = std::max<int64_t>(
+      1, static_cast<int64_t>(min_rep_s / std::max(once, 1e-9)));
   std::vector<double> per_call;
   for (int r = 0; r < reps; ++r) {
     const double start = Now();

@@ -27,9 +27,9 @@ T Gelu(T z) {
 
 // Conditional forward: walks each tree, touching only visited nodes.
 template <class T>
-void FffForward(const FffShape& s, const T* w_in, const T* b_in,
-                const T* w_out, const T* x, int64_t x_stride, int64_t n_rows,
-                T* y, int64_t y_stride, int32_t* nodes, T* logits) {
+void FffForward(const FffShape& s, const T* w_in, const T* b_in, const T* w_out,
+                const T* x, int64_t x_stride, int64_t n_rows, T* y,
+                int64_t y_stride, int32_t* nodes, T* logits) {
   const int64_t n_nodes = s.n_nodes();
   for (int64_t r = 0; r < n_rows; ++r) {
     const T* xr = x + r * x_stride;
@@ -42,7 +42,8 @@ void FffForward(const FffShape& s, const T* w_in, const T* b_in,
         T z = b_in[g];
         for (int64_t i = 0; i < s.d_in; ++i) z += xr[i] * w_in[g * s.d_in + i];
         const T a = Gelu(z);
-        for (int64_t o = 0; o < s.d_out; ++o) yr[o] += a * w_out[g * s.d_out + o];
+        for (int64_t o = 0; o < s.d_out; ++o)
+          yr[o] += a * w_out[g * s.d_out + o];
         const int64_t at = (r * s.n_trees + t) * (s.depth + 1) + level;
         if (nodes != nullptr) nodes[at] = static_cast<int32_t>(node);
         if (logits != nullptr) logits[at] = z;
