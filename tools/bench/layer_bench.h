@@ -60,6 +60,9 @@ struct LayerResult {
   // working set fits in), and the FFF/dense-3072 ratio that time would give.
   double bound_s = 0;
   double bound_ratio_vs_dense3072 = 0;
+  // Dense only, batch >= 2048: the sgemm rate measured right before this
+  // measurement (the machine's speed drifts over a run).
+  double adjacent_sgemm_gflops = 0;
 };
 
 struct LayerBenchReport {

@@ -13,8 +13,6 @@
 #include "tools/bench/timing.h"
 
 namespace fff::bench {
-namespace {
-
 double SgemmGflops(int n_threads, int reps) {
   const int64_t m = 2048, n = 3072, k = 768;
   std::vector<float> a(m * k, 0.5f), b(n * k, 0.25f), c(m * n);
@@ -27,6 +25,8 @@ double SgemmGflops(int n_threads, int reps) {
       reps, 0.05);
   return 2.0 * m * n * k / t.median_s / 1e9;
 }
+
+namespace {
 
 double TriadGbs(int n_threads, size_t bytes_per_array, int reps) {
   const size_t n = bytes_per_array / sizeof(float);

@@ -31,6 +31,10 @@ struct MachinePeaks {
 // Medians over `reps` repetitions after a warm-up, with `n_threads` threads.
 MachinePeaks MeasurePeaks(int n_threads, int reps);
 
+// GFLOP/s of oneDNN's sgemm for the first product of a dense FF (2048 rows x
+// 3072 x 768), median of `reps`: the peak a dense layer is held against.
+double SgemmGflops(int n_threads, int reps);
+
 struct MachineInfo {
   std::string cpu_model;
   int n_cpus = 0;
