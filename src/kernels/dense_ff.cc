@@ -53,6 +53,7 @@
 
 #include "src/base/aligned_buffer.h"
 #include "src/base/log_internal.h"
+#include "src/base/validate.h"
 #include "src/base/parallel.h"
 
 namespace fff {
@@ -80,63 +81,6 @@ constexpr int kMaxThreads = 1024;
 constexpr int64_t kMaxChunkRowsOption = int64_t{1} << 20;
 // oneDNN scratchpads are carved with page-sized alignment in mind.
 constexpr size_t kScratchpadAlignment = 4096;
-
-bool Overlaps(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return a_bytes > 0 && b_bytes > 0 && pa < pb + b_bytes && pb < pa + a_bytes;
-}
-
-template <class T>
-Status ValidateMatrix(const MatrixView<T>& m, const char* name,
-                      int64_t want_cols, const char* cols_name) {
-  if (m.rows < 0) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected rows >= 0, got {}", name, m.rows));
-  }
-  if (m.cols != want_cols) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected {} columns ({}), got {}", name,
-                    want_cols, cols_name, m.cols));
-  }
-  if (m.stride < m.cols) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected row stride >= {} (columns), got {}",
-                    name, m.cols, m.stride));
-  }
-  if (m.rows > 0 &&
-      m.rows - 1 > (std::numeric_limits<int64_t>::max() - m.cols) / m.stride) {
-    return OutOfRangeError(
-        fmt::format("fff: {}: {} rows of stride {} overflow int64", name,
-                    m.rows, m.stride));
-  }
-  const int64_t extent = m.ExtentElements();
-  if (extent > 0 && m.data == nullptr) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: null data for {} x {} elements", name, m.rows, m.cols));
-  }
-  if (static_cast<uint64_t>(extent) > m.capacity) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: buffer too short: expected >= {} elements ({} rows, stride "
-        "{}), got {}",
-        name, extent, m.rows, m.stride, m.capacity));
-  }
-  return Status::Ok();
-}
-
-Status ValidateSpan(std::span<const float> s, const char* name, int64_t want,
-                    const char* what) {
-  if (s.data() == nullptr && want > 0) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: null buffer, expected {} elements ({})", name, want, what));
-  }
-  if (static_cast<int64_t>(s.size()) != want) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected {} elements ({}), got {}", name, want,
-                    what, s.size()));
-  }
-  return Status::Ok();
-}
 
 Status ValidateShape(const DenseFfShape& s) {
   if (s.d_in < 1) {

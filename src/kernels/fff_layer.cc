@@ -13,6 +13,7 @@
 #include "fff/fff.h"
 #include "src/base/aligned_buffer.h"
 #include "src/base/log_internal.h"
+#include "src/base/validate.h"
 #include "src/base/parallel.h"
 #include "src/kernels/fff_kernels.h"
 
@@ -42,58 +43,6 @@ constexpr int64_t kMaxTopLevels = 7;
 constexpr int64_t kRoutingBudgetBytes = int64_t{16} << 20;
 constexpr int64_t kMaxChunkRows = 16384;
 constexpr int64_t kMinChunkRows = 256;
-
-bool Overlaps(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return a_bytes > 0 && b_bytes > 0 && pa < pb + b_bytes && pb < pa + a_bytes;
-}
-
-template <class T>
-Status ValidateMatrix(const MatrixView<T>& m, const char* name,
-                      int64_t want_cols, const char* cols_name) {
-  if (m.rows < 0) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected rows >= 0, got {}", name, m.rows));
-  }
-  if (m.cols != want_cols) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected {} columns ({}), got {}", name,
-                    want_cols, cols_name, m.cols));
-  }
-  if (m.stride < m.cols) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected row stride >= {} (columns), got {}",
-                    name, m.cols, m.stride));
-  }
-  const int64_t extent = m.ExtentElements();
-  if (extent > 0 && m.data == nullptr) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: null data for {} x {} elements", name, m.rows, m.cols));
-  }
-  if (static_cast<uint64_t>(extent) > m.capacity) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: buffer too short: expected >= {} elements ({} rows, stride "
-        "{}), got {}",
-        name, extent, m.rows, m.stride, m.capacity));
-  }
-  return Status::Ok();
-}
-
-template <class T>
-Status ValidateSpan(std::span<T> s, const char* name, int64_t want,
-                    const char* what) {
-  if (s.data() == nullptr && want > 0) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: null buffer, expected {} elements ({})", name, want, what));
-  }
-  if (static_cast<int64_t>(s.size()) != want) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected {} elements ({}), got {}", name, want,
-                    what, s.size()));
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 

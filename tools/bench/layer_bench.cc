@@ -303,6 +303,7 @@ std::string LayerReportJson(const LayerBenchReport& rep,
                           {"triad_dram_gbs", p.triad_dram_gbs},
                           {"triad_cache_gbs", p.triad_cache_gbs},
                           {"triad_l2_gbs", p.triad_l2_gbs},
+                          {"core_round_trip_ns", p.core_round_trip_ns},
                           {"l2_bytes", p.l2_bytes}});
   }
   for (const LayerResult& r : rep.results) {
@@ -362,9 +363,13 @@ std::string LayerReportMarkdown(const LayerBenchReport& rep,
     out += fmt::format(
         "Measured peaks, {} thread(s): sgemm {:.0f} GFLOP/s; triad {:.1f} "
         "GB/s (DRAM, 3x128 MiB), {:.1f} GB/s (L3, 3x4 MiB), {:.1f} GB/s (L2, "
-        "3x256 KiB).\n",
+        "3x256 KiB){}.\n",
         p.n_threads, p.sgemm_gflops, p.triad_dram_gbs, p.triad_cache_gbs,
-        p.triad_l2_gbs);
+        p.triad_l2_gbs,
+        p.core_round_trip_ns > 0
+            ? fmt::format("; core-to-core round trip {:.0f} ns",
+                          p.core_round_trip_ns)
+            : "");
   }
   out += "\n";
   for (int threads : rep.options.threads) {

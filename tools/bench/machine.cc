@@ -3,6 +3,8 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -56,6 +58,38 @@ double TriadGbs(int n_threads, size_t bytes_per_array, int reps) {
   return 3.0 * static_cast<double>(bytes_per_array) / t.median_s / 1e9;
 }
 
+double RoundTripNs(int reps) {
+  std::vector<double> samples;
+  for (int r = 0; r < reps; ++r) {
+    std::atomic<int> flag{0};
+    constexpr int kTrips = 20000;
+    double seconds = 0;
+#pragma omp parallel num_threads(2)
+    {
+      if (omp_get_num_threads() == 2) {
+        if (omp_get_thread_num() == 0) {
+          const double t0 = Now();
+          for (int i = 0; i < kTrips; ++i) {
+            flag.store(1, std::memory_order_release);
+            while (flag.load(std::memory_order_acquire) != 0) {
+            }
+          }
+          seconds = Now() - t0;
+        } else {
+          for (int i = 0; i < kTrips; ++i) {
+            while (flag.load(std::memory_order_acquire) != 1) {
+            }
+            flag.store(0, std::memory_order_release);
+          }
+        }
+      }
+    }
+    samples.push_back(seconds / kTrips * 1e9);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
 }  // namespace
 
 MachinePeaks MeasurePeaks(int n_threads, int reps) {
@@ -65,6 +99,7 @@ MachinePeaks MeasurePeaks(int n_threads, int reps) {
   p.triad_dram_gbs = TriadGbs(n_threads, size_t{128} << 20, reps);
   p.triad_cache_gbs = TriadGbs(n_threads, size_t{4} << 20, reps);
   p.triad_l2_gbs = TriadGbs(n_threads, size_t{256} << 10, reps);
+  if (n_threads >= 2) p.core_round_trip_ns = RoundTripNs(reps);
   std::ifstream l2("/sys/devices/system/cpu/cpu0/cache/index2/size");
   std::string size;
   if (l2 >> size && !size.empty()) {

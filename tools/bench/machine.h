@@ -16,6 +16,10 @@ struct MachinePeaks {
   double triad_cache_gbs = 0;  // same over 3 x 4 MiB (beyond L2, in L3)
   double triad_l2_gbs = 0;     // same over 3 x 256 KiB (in L2)
   int64_t l2_bytes = 0;        // per-core L2 size (sysfs), 0 if unknown
+  // Round trip of a flag between two threads of the OpenMP pool (spinning
+  // on an atomic), ns; 0 with one thread. The cost of any per-step handoff
+  // between cores.
+  double core_round_trip_ns = 0;
 
   // Bandwidth for a working set of `bytes`: L2 if it fits, else the
   // last-level cache up to 64 MiB (measured here: reads drop to DRAM speed
