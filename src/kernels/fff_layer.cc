@@ -43,6 +43,8 @@ constexpr int64_t kMaxTopLevels = 7;
 constexpr int64_t kRoutingBudgetBytes = int64_t{16} << 20;
 constexpr int64_t kMaxChunkRows = 16384;
 constexpr int64_t kMinChunkRows = 256;
+// Scratch is sized per thread at Create.
+constexpr int kMaxThreads = 1024;
 
 }  // namespace
 
@@ -143,7 +145,7 @@ struct FffLayer::Impl {
   int64_t level_batched_min_rows = kDefaultLevelBatchedMinRows;
   int64_t chunk_rows = 0;  // rows per chunk the scratch holds
 
-  // Scratch, sized once by Create (layout in the constructor of Scratch).
+  // Scratch, sized once by Create.
   AlignedBuffer<int32_t> nodes;      // [chunk_rows, n_visited]
   AlignedBuffer<float> acts;         // [chunk_rows, n_visited]
   AlignedBuffer<int32_t> order;      // [chunk_rows] rows in processing order
@@ -213,9 +215,10 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
           options.target.empty() ? " (FFF_CPU_TARGET)" : "", target, have));
     }
   }
-  if (options.n_threads < 0) {
-    return InvalidArgumentError(fmt::format(
-        "fff: n_threads: expected >= 0 (0 = all), got {}", options.n_threads));
+  if (options.n_threads < 0 || options.n_threads > kMaxThreads) {
+    return InvalidArgumentError(
+        fmt::format("fff: n_threads: expected 0..{} (0 = all), got {}",
+                    kMaxThreads, options.n_threads));
   }
   impl->n_threads = ResolveThreadCount(options.n_threads);
   if (options.level_batched_min_rows >= 0) {

@@ -112,6 +112,10 @@ TEST(FffErrorsTest, TargetAndThreads) {
   opt.n_threads = -1;
   ExpectError(FffLayer::Create(s, w.view(), opt).status(),
               StatusCode::kInvalidArgument, {"n_threads", "got -1"});
+  opt.n_threads = 1025;
+  ExpectError(FffLayer::Create(s, w.view(), opt).status(),
+              StatusCode::kInvalidArgument,
+              {"n_threads", "expected 0..1024", "got 1025"});
   // The environment override is honoured and validated too.
   ASSERT_EQ(setenv("FFF_CPU_TARGET", "scalar", 1), 0);
   auto forced = FffLayer::Create(s, w.view());
