@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/base/check.h"
 #include "src/kernels/fff_kernels.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -250,6 +251,7 @@ std::vector<const FffKernelTable*> SupportedFffKernelTables() {
   for (const FffKernelTable* t : CompiledFffKernelTables()) {
     if ((t->target & supported) != 0) out.push_back(t);
   }
+  FFF_CHECK(!out.empty());  // the scalar fallback runs everywhere
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "fff/fff.h"
 #include "src/base/aligned_buffer.h"
+#include "src/base/check.h"
 #include "src/base/log_internal.h"
 #include "src/base/validate.h"
 #include "src/base/parallel.h"
@@ -155,6 +156,7 @@ struct FffLayer::Impl {
   int64_t group_stride = 0;          // int32 elements per thread
 
   kernels::FffGroupScratch GroupScratch(int thread) {
+    FFF_CHECK(thread >= 0 && thread < n_threads);  // scratch is per thread
     int32_t* g = group.data() + thread * group_stride;
     const int64_t a = (chunk_rows + 16) / 16 * 16;  // keeps 64-byte alignment
     kernels::FffGroupScratch s;
