@@ -1,0 +1,208 @@
+#include "src/model/weights.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "fff/fff.h"
+#include "src/base/log_internal.h"
+#include "src/kernels/encoder_ops.h"
+
+namespace fff {
+namespace {
+
+// Reads tensors by name, remembering which were used (to report the rest).
+class TensorReader {
+ public:
+  explicit TensorReader(const SafetensorsReader& r) : r_(r) {}
+
+  bool Has(const std::string& name) const { return r_.Find(name) != nullptr; }
+
+  Status Read(const std::string& name, std::vector<int64_t> shape,
+              std::vector<float>* out) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    out->resize(static_cast<size_t>(n));
+    FFF_RETURN_IF_ERROR(r_.ReadF32(name, shape, *out));
+    used_.insert(name);
+    n_parameters_ += n;
+    return Status::Ok();
+  }
+  // Reads `name` when present (into an empty vector otherwise).
+  Status ReadIf(bool want, const std::string& name, std::vector<int64_t> shape,
+                std::vector<float>* out) {
+    out->clear();
+    if (!want) return Status::Ok();
+    return Read(name, std::move(shape), out);
+  }
+
+  void ReportUnused() const {
+    int n_unused = 0;
+    std::string first;
+    for (const TensorInfo& t : r_.tensors()) {
+      if (used_.count(t.name) == 0) {
+        if (n_unused++ == 0) first = t.name;
+      }
+    }
+    if (n_unused > 0) {
+      FFF_LOG(kWarning, "{}: {} tensor(s) not used by the model, e.g. \"{}\"",
+              r_.path(), n_unused, first);
+    }
+  }
+  void MarkUsed(const std::string& name) { used_.insert(name); }
+  int64_t n_parameters() const { return n_parameters_; }
+  const SafetensorsReader& reader() const { return r_; }
+
+ private:
+  const SafetensorsReader& r_;
+  std::set<std::string> used_;
+  int64_t n_parameters_ = 0;
+};
+
+}  // namespace
+
+Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
+                                        ModelConfig* cfg) {
+  ModelConfig& c = *cfg;
+  TensorReader tr(reader);
+  ModelWeights w;
+  const int64_t d = c.d_model;
+
+  // The tied word embedding / decoder: either name, or both (equal).
+  const std::string kWord = "encoder.embedding.word_embedding.weight";
+  const std::string kDecoder = "decoder.weight";
+  const bool has_word = tr.Has(kWord), has_decoder = tr.Has(kDecoder);
+  if (!has_word && !has_decoder) {
+    return NotFoundError(fmt::format(
+        "missing tensor \"{}\" (or its tied copy \"{}\") in {}", kWord,
+        kDecoder, reader.path()));
+  }
+  const std::string& emb_name = has_word ? kWord : kDecoder;
+  const TensorInfo* emb = reader.Find(emb_name);
+  if (emb->shape.size() != 2 || emb->shape[1] != d) {
+    return Status(StatusCode::kDataLoss,
+                  fmt::format("tensor \"{}\" in {}: expected shape [vocab, {}], "
+                              "got {}",
+                              emb_name, reader.path(), d,
+                              ShapeString(emb->shape)));
+  }
+  if (c.vocab_size == 0) c.vocab_size = emb->shape[0];
+  const int64_t v = c.vocab_size;
+  FFF_RETURN_IF_ERROR(tr.Read(emb_name, {v, d}, &w.word_emb));
+  if (has_word && has_decoder) tr.MarkUsed(kDecoder);  // the tied copy
+
+  std::vector<float> scale;
+  FFF_RETURN_IF_ERROR(
+      tr.Read("encoder.embedding.pos_embedding.scale_factor", {1}, &scale));
+  w.pos_scale = scale[0];
+  w.pos_table.resize(static_cast<size_t>(c.max_seq_length * d));
+  SinusoidalTable(w.pos_table.data(), c.max_seq_length, d);
+  FFF_RETURN_IF_ERROR(
+      tr.Read("encoder.embedding.norm.weight", {d}, &w.emb_norm_w));
+  FFF_RETURN_IF_ERROR(tr.Read("encoder.embedding.norm.bias", {d}, &w.emb_norm_b));
+
+  w.layers.resize(static_cast<size_t>(c.n_layers));
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    LayerWeights& l = w.layers[static_cast<size_t>(i)];
+    const std::string p = fmt::format("encoder.layers.{}.", i);
+    FFF_RETURN_IF_ERROR(tr.Read(p + "norm1.weight", {d}, &l.norm1_w));
+    FFF_RETURN_IF_ERROR(tr.Read(p + "norm1.bias", {d}, &l.norm1_b));
+    FFF_RETURN_IF_ERROR(tr.Read(p + "norm2.weight", {d}, &l.norm2_w));
+    FFF_RETURN_IF_ERROR(tr.Read(p + "norm2.bias", {d}, &l.norm2_b));
+    const std::string a = p + "attn.self_attention.";
+    FFF_RETURN_IF_ERROR(
+        tr.Read(a + "query_key_value.weight", {3 * d, d}, &l.qkv_w));
+    FFF_RETURN_IF_ERROR(
+        tr.ReadIf(c.qkv_bias, a + "query_key_value.bias", {3 * d}, &l.qkv_b));
+    const std::string nf = a + "norm_factor";
+    if (tr.Has(nf)) {
+      std::vector<float> f;
+      FFF_RETURN_IF_ERROR(tr.Read(nf, {}, &f));
+      l.norm_factor = f[0];
+    } else {
+      l.norm_factor =
+          static_cast<float>(1.0 / std::sqrt(static_cast<double>(d / c.n_heads)));
+    }
+    FFF_RETURN_IF_ERROR(
+        tr.Read(p + "attn.dense.weight", {d, d}, &l.attn_out_w));
+    FFF_RETURN_IF_ERROR(
+        tr.ReadIf(c.use_bias, p + "attn.dense.bias", {d}, &l.attn_out_b));
+    const std::string f = p + "ffn.";
+    if (c.ff_kind == FfKind::kFff) {
+      FffShape shape;
+      shape.d_in = d;
+      shape.d_out = d;
+      shape.depth = c.fff_depth;
+      shape.n_trees = c.fff_trees;
+      const int64_t total = shape.n_total_nodes();
+      FFF_RETURN_IF_ERROR(
+          tr.Read(f + "linear_in.weight", {total, d}, &l.fff_w_in));
+      FFF_RETURN_IF_ERROR(tr.Read(f + "linear_in.bias", {total}, &l.fff_b_in));
+      std::vector<float> torch_out;
+      FFF_RETURN_IF_ERROR(
+          tr.Read(f + "linear_out.weight", {d, total}, &torch_out));
+      l.fff_w_out.resize(torch_out.size());
+      FFF_RETURN_IF_ERROR(RepackTorchLinearOut(shape, torch_out, l.fff_w_out));
+    } else {
+      const int64_t d_mid =
+          c.ff_nonlin == FfNonlin::kGeluGlu ? c.d_ff / 2 : c.d_ff;
+      FFF_RETURN_IF_ERROR(
+          tr.Read(f + "dense_in.weight", {c.d_ff, d}, &l.ff_in_w));
+      FFF_RETURN_IF_ERROR(
+          tr.ReadIf(c.use_bias, f + "dense_in.bias", {c.d_ff}, &l.ff_in_b));
+      FFF_RETURN_IF_ERROR(
+          tr.Read(f + "dense_out.weight", {d, d_mid}, &l.ff_out_w));
+      FFF_RETURN_IF_ERROR(
+          tr.ReadIf(c.use_bias, f + "dense_out.bias", {d}, &l.ff_out_b));
+    }
+  }
+  if (c.final_norm) {
+    FFF_RETURN_IF_ERROR(
+        tr.Read("encoder.final_norm.weight", {d}, &w.final_norm_w));
+    FFF_RETURN_IF_ERROR(
+        tr.Read("encoder.final_norm.bias", {d}, &w.final_norm_b));
+  }
+
+  // Heads: a classification checkpoint has head.*; otherwise the MLM decoder
+  // is the (tied) word embedding.
+  if (tr.Has("head.weight")) {
+    const TensorInfo* hw = reader.Find("head.weight");
+    const bool pooler_dense = tr.Has("pooler.dense.weight");
+    if (pooler_dense != c.pooler_dense) {
+      return Status(
+          StatusCode::kDataLoss,
+          fmt::format("{}: classification_head.include_ff_layer is {} but the "
+                      "tensor \"pooler.dense.weight\" is {}",
+                      reader.path(), c.pooler_dense, pooler_dense ? "present"
+                                                                  : "missing"));
+    }
+    const int64_t head_in = pooler_dense ? c.pooler_dim : d;
+    if (pooler_dense) {
+      FFF_RETURN_IF_ERROR(
+          tr.Read("pooler.dense.weight", {c.pooler_dim, d}, &w.pooler_w));
+      FFF_RETURN_IF_ERROR(
+          tr.Read("pooler.dense.bias", {c.pooler_dim}, &w.pooler_b));
+    }
+    if (hw->shape.size() != 2 || hw->shape[0] < 1 || hw->shape[1] != head_in) {
+      return Status(StatusCode::kDataLoss,
+                    fmt::format("tensor \"head.weight\" in {}: expected shape "
+                                "[n_labels, {}], got {}",
+                                reader.path(), head_in, ShapeString(hw->shape)));
+    }
+    const int64_t n_labels = hw->shape[0];
+    FFF_RETURN_IF_ERROR(tr.Read("head.weight", {n_labels, head_in}, &w.head_w));
+    FFF_RETURN_IF_ERROR(tr.Read("head.bias", {n_labels}, &w.head_b));
+  } else {
+    w.decoder_w = w.word_emb;
+    if (c.decoder_bias) {
+      FFF_RETURN_IF_ERROR(tr.Read("decoder.bias", {v}, &w.decoder_b));
+    }
+  }
+  tr.ReportUnused();
+  w.n_parameters = tr.n_parameters();
+  return w;
+}
+
+}  // namespace fff

@@ -1,0 +1,52 @@
+// Tensor-name tables and weight loading: a checkpoint's tensors, validated by
+// name and shape and converted to float32 host arrays in the layouts the
+// encoder needs.
+#ifndef FFF_SRC_MODEL_WEIGHTS_H_
+#define FFF_SRC_MODEL_WEIGHTS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "fff/model.h"
+#include "fff/safetensors.h"
+#include "fff/status.h"
+
+namespace fff {
+
+// One encoder layer. Linear weights are PyTorch [d_out, d_in]; empty vectors
+// mean "absent" (biases of bias-free models). The loader converts crammedBERT's
+// query_key_value (already per-head interleaved) as is.
+struct LayerWeights {
+  std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;
+  std::vector<float> qkv_w, qkv_b;            // [3*d_model, d_model]
+  float norm_factor = 0;                      // attention score scale
+  std::vector<float> attn_out_w, attn_out_b;  // [d_model, d_model]
+  std::vector<float> ff_in_w, ff_in_b;        // dense: [d_ff, d_model]
+  std::vector<float> ff_out_w, ff_out_b;      // dense: [d_model, d_ff(/2)]
+  std::vector<float> fff_w_in, fff_b_in;      // FFF: [trees*nodes, d_model]
+  std::vector<float> fff_w_out;               // FFF: node-major [trees*nodes, d_model]
+};
+
+struct ModelWeights {
+  std::vector<float> word_emb;   // [vocab, d_model]
+  std::vector<float> pos_table;  // [max_seq_length, d_model] (unscaled sinusoid)
+  float pos_scale = 1;
+  std::vector<float> emb_norm_w, emb_norm_b;
+  std::vector<LayerWeights> layers;
+  std::vector<float> final_norm_w, final_norm_b;
+  std::vector<float> decoder_w, decoder_b;  // [vocab, d_model]; empty: no MLM head
+  std::vector<float> pooler_w, pooler_b;    // [pooler_dim, d_model]; optional
+  std::vector<float> head_w, head_b;        // [n_labels, in]; empty: no classifier
+  int64_t n_parameters = 0;
+};
+
+// Loads a crammedBERT / UltraFastBERT checkpoint (tensor names in
+// docs/model.md). Fills cfg->vocab_size when the config left it 0 and checks
+// it against the embedding otherwise. Every missing or misshapen tensor is
+// an error naming it with the expected and actual shape.
+Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
+                                        ModelConfig* cfg);
+
+}  // namespace fff
+
+#endif  // FFF_SRC_MODEL_WEIGHTS_H_

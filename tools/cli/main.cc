@@ -1,0 +1,161 @@
+// fff: the command-line front end. Subcommands: fill-mask, classify, embed,
+// tokenize, info, bench, synth. Texts come from arguments or stdin lines;
+// results are JSON Lines on stdout; logs and progress go to stderr.
+// Exit codes: 0 success, 1 runtime error, 2 usage error (docs/cli.md).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "fff/log.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/synth.h"
+
+int main(int argc, char** argv) {
+  using namespace fff::cli;
+  CLI::App app{
+      "fff: UltraFastBERT / crammedBERT inference (fill-mask, classify, "
+      "embed, tokenize, info, bench, synth)"};
+  app.require_subcommand(1);
+  CommonOptions common;
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "log loading and planning to stderr");
+
+  auto add_model = [&](CLI::App* sub) {
+    sub->add_option("-m,--model", common.model_dir,
+                    "checkpoint folder: config.json + model.safetensors + "
+                    "tokenizer.json (default: " +
+                        std::string(kDefaultModelDir) +
+                        ", written by `fff synth` if missing)");
+    sub->add_option("-t,--threads", common.n_threads,
+                    "threads (0 = OMP_NUM_THREADS or all cores)")
+        ->check(CLI::Range(0, 1024));
+  };
+  auto add_texts = [&](CLI::App* sub) {
+    sub->add_option("texts", common.texts,
+                    "input texts (default: one per line from stdin)");
+    sub->add_option("--batch", common.batch_size,
+                    "sequences per forward call")
+        ->check(CLI::Range(1, 4096));
+    sub->add_flag("--no-truncate", common.no_truncate,
+                  "fail on inputs longer than the model's maximum instead of "
+                  "truncating them");
+  };
+
+  auto* fill = app.add_subcommand("fill-mask",
+                                  "predict the tokens at each <mask>");
+  add_model(fill);
+  add_texts(fill);
+  int top_k = 5;
+  fill->add_option("-k,--top-k", top_k, "predictions per mask")
+      ->check(CLI::Range(1, 1000));
+
+  auto* classify =
+      app.add_subcommand("classify", "sequence classification logits");
+  add_model(classify);
+  add_texts(classify);
+  std::string pair_sep;
+  classify->add_option(
+      "--pair-separator", pair_sep,
+      "split each text into a pair at this string (e.g. a tab: $'\\t')");
+
+  auto* embed = app.add_subcommand("embed", "sentence embeddings");
+  add_model(embed);
+  add_texts(embed);
+  std::string pooling = "mean";
+  bool normalize = false;
+  embed->add_option("--pooling", pooling, "mean or first")
+      ->check(CLI::IsMember({"mean", "first"}));
+  embed->add_flag("--normalize", normalize, "L2-normalise each embedding");
+
+  auto* tokenize = app.add_subcommand("tokenize", "token ids and offsets");
+  add_model(tokenize);
+  add_texts(tokenize);
+
+  auto* info = app.add_subcommand("info", "configuration and shapes");
+  add_model(info);
+
+  auto* bench = app.add_subcommand(
+      "bench", "end-to-end encoder throughput (JSON + table)");
+  add_model(bench);
+  BenchOptions bo;
+  bench->add_option("--batches", bo.batches, "sequences per call")
+      ->check(CLI::Range(1, 4096));
+  bench->add_option("--seq", bo.seq_len, "tokens per sequence")
+      ->check(CLI::Range(1, 1 << 20));
+  bench->add_option("--reps", bo.reps, "timed repetitions (median)")
+      ->check(CLI::Range(1, 1000));
+  bench->add_option("--min-time-ms", bo.min_time_ms,
+                    "least time per repetition (calls repeat to fill it)");
+  bench->add_option("--json", bo.json_path, "also write the JSON here");
+  bench->add_flag("--breakdown", bo.breakdown,
+                  "time each component (embedding, attention, FF, ...)");
+
+  auto* synth = app.add_subcommand(
+      "synth", "write a synthetic checkpoint (random weights: predictions "
+               "are meaningless)");
+  SynthSpec spec;
+  std::string synth_out = kDefaultModelDir;
+  synth->add_option("-o,--out", synth_out, "output folder");
+  synth->add_option("--ff", spec.ff, "fff or ff (dense)")
+      ->check(CLI::IsMember({"fff", "ff"}));
+  synth->add_option("--layers", spec.layers)->check(CLI::Range(1, 1024));
+  synth->add_option("--hidden", spec.hidden)->check(CLI::Range(2, 1 << 16));
+  synth->add_option("--heads", spec.heads)->check(CLI::Range(1, 4096));
+  synth->add_option("--vocab", spec.vocab)->check(CLI::Range(1536, 1 << 22));
+  synth->add_option("--max-seq", spec.max_seq)->check(CLI::Range(1, 1 << 16));
+  synth->add_option("--trees", spec.trees)->check(CLI::Range(1, 1 << 16));
+  synth->add_option("--depth", spec.depth)->check(CLI::Range(0, 20));
+  synth->add_option("--intermed", spec.intermed)->check(CLI::Range(2, 1 << 16));
+  synth->add_option("--nonlin", spec.nonlin)
+      ->check(CLI::IsMember({"GELU", "GELUglu"}));
+  synth->add_option("--seed", spec.seed);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (verbose) {
+    fff::SetLogCallback(fff::StderrLogCallback, nullptr, fff::LogLevel::kInfo);
+  } else {
+    fff::SetLogCallback(fff::StderrLogCallback, nullptr,
+                        fff::LogLevel::kWarning);
+  }
+  common.truncate_notice = true;
+
+  fff::Status st;
+  if (*synth) {
+    st = WriteSyntheticCheckpoint(synth_out, spec);
+    if (st.ok()) {
+      std::fprintf(stderr,
+                   "fff: wrote a synthetic checkpoint to %s (random weights: "
+                   "its predictions are meaningless)\n",
+                   synth_out.c_str());
+    }
+  } else if (*fill) {
+    st = RunFillMask(common, top_k);
+  } else if (*classify) {
+    st = RunClassify(common, pair_sep);
+  } else if (*embed) {
+    st = RunEmbed(common, pooling == "mean", normalize);
+  } else if (*tokenize) {
+    st = RunTokenize(common);
+  } else if (*info) {
+    st = RunInfo(common);
+  } else if (*bench) {
+    st = RunBench(common, bo);
+  }
+  if (!st.ok()) {
+    std::fprintf(stderr, "fff: error: %s\n", st.ToString().c_str());
+    return st.code() == fff::StatusCode::kInvalidArgument &&
+                   st.message().rfind("usage:", 0) == 0
+               ? 2
+               : 1;
+  }
+  return 0;
+}

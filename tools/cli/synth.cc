@@ -1,0 +1,175 @@
+#include "tools/cli/synth.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <vector>
+
+#include "fff/safetensors.h"
+
+namespace fff::cli {
+namespace {
+
+// N(0, std) values from a seeded generator (crammedBERT's global init).
+void FillNormal(std::vector<float>& v, float stddev, std::mt19937_64& rng) {
+  std::normal_distribution<float> dist(0.0f, stddev);
+  for (float& x : v) x = dist(rng);
+}
+
+nlohmann::json MakeConfig(const SynthSpec& s) {
+  using nlohmann::json;
+  json arch = {
+      {"architectures", {"ScriptableCrammedBERT"}},
+      {"num_transformer_layers", s.layers},
+      {"hidden_size", s.hidden},
+      {"hidden_dropout_prob", 0.1},
+      {"norm", "LayerNorm"},
+      {"norm_eps", 1e-12},
+      {"norm_scheme", "pre"},
+      {"tie_weights", true},
+      {"decoder_bias", false},
+      {"sparse_prediction", 0.25},
+      {"loss", "cross-entropy"},
+      {"objective_layout", "MLM"},
+      {"embedding",
+       {{"vocab_size", s.vocab},
+        {"pos_embedding", "scaled-sinusoidal"},
+        {"dropout_prob", 0.1},
+        {"pad_token_id", 0},
+        {"max_seq_length", s.max_seq},
+        {"embedding_dim", s.hidden},
+        {"normalization", true},
+        {"stable_low_precision", false}}},
+      {"attention",
+       {{"type", "self-attention"},
+        {"causal_attention", false},
+        {"num_attention_heads", s.heads},
+        {"dropout_prob", 0.1},
+        {"skip_output_projection", false},
+        {"qkv_bias", false},
+        {"rotary_embedding", false},
+        {"seq_op_in_fp32", false},
+        {"sequence_op", "torch-softmax"}}},
+      {"init", {{"type", "normal"}, {"std", 0.02}}},
+      {"ffn_layer_frequency", 1},
+      {"skip_head_transform", true},
+      {"use_bias", false},
+      {"final_norm", true},
+      {"num_labels", nullptr},
+      {"classification_head",
+       {{"pooler", "zero_index"},
+        {"include_ff_layer", true},
+        {"head_dim", 1024},
+        {"nonlin", "Tanh"},
+        {"classifier_dropout", 0.1}}},
+      {"fff_synthetic_note",
+       "random weights written by `fff synth`: predictions are meaningless"},
+  };
+  if (s.ff == "fff") {
+    arch["intermed_type"] = "fff";
+    arch["intermed_size"] = s.trees;
+    arch["intermed_depth"] = s.depth;
+    arch["nonlin"] = "GELU";
+  } else {
+    arch["intermed_type"] = "ff";
+    arch["intermed_size"] = s.intermed;
+    arch["nonlin"] = s.nonlin;
+  }
+  return json{{"arch", arch},
+              {"architectures", {"ScriptableLMForPreTraining"}},
+              {"model_type", "crammedBERT"},
+              {"torch_dtype", "float32"},
+              {"transformers_version", "4.35.2"}};
+}
+
+}  // namespace
+
+Status WriteSyntheticCheckpoint(const std::string& dir, const SynthSpec& s) {
+  namespace fs = std::filesystem;
+  if (s.ff != "fff" && s.ff != "ff") {
+    return InvalidArgumentError(
+        fmt::format("--ff: expected \"fff\" or \"ff\", got \"{}\"", s.ff));
+  }
+  if (s.hidden % s.heads != 0 || s.hidden % 2 != 0) {
+    return InvalidArgumentError(fmt::format(
+        "--hidden {} must be even and divisible by --heads {}", s.hidden,
+        s.heads));
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return NotFoundError(fmt::format("{}: cannot create: {}", dir, ec.message()));
+  }
+  std::mt19937_64 rng(s.seed);
+  const int64_t d = s.hidden;
+  // Owned tensors, in the published order.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> specs;
+  std::vector<std::vector<float>> data;
+  auto add = [&](std::string name, std::vector<int64_t> shape, float stddev,
+                 float constant = 0.0f) {
+    int64_t n = 1;
+    for (int64_t x : shape) n *= x;
+    std::vector<float> v(static_cast<size_t>(n), constant);
+    if (stddev > 0) FillNormal(v, stddev, rng);
+    specs.emplace_back(std::move(name), std::move(shape));
+    data.push_back(std::move(v));
+  };
+  add("encoder.embedding.word_embedding.weight", {s.vocab, d}, 0.02f);
+  add("encoder.embedding.pos_embedding.scale_factor", {1}, 0,
+      static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))));
+  add("encoder.embedding.norm.weight", {d}, 0, 1.0f);
+  add("encoder.embedding.norm.bias", {d}, 0, 0.0f);
+  const int64_t nodes = s.trees * ((int64_t{2} << s.depth) - 1);
+  for (int64_t i = 0; i < s.layers; ++i) {
+    const std::string p = fmt::format("encoder.layers.{}.", i);
+    add(p + "norm1.weight", {d}, 0, 1.0f);
+    add(p + "norm1.bias", {d}, 0, 0.0f);
+    add(p + "attn.self_attention.query_key_value.weight", {3 * d, d}, 0.02f);
+    add(p + "attn.self_attention.norm_factor", {}, 0,
+        static_cast<float>(1.0 / std::sqrt(static_cast<double>(d / s.heads))));
+    add(p + "attn.dense.weight", {d, d}, 0.02f);
+    add(p + "norm2.weight", {d}, 0, 1.0f);
+    add(p + "norm2.bias", {d}, 0, 0.0f);
+    if (s.ff == "fff") {
+      add(p + "ffn.linear_in.weight", {nodes, d}, 0.02f);
+      add(p + "ffn.linear_in.bias", {nodes}, 0, 0.0f);
+      add(p + "ffn.linear_out.weight", {d, nodes}, 0.02f);
+    } else {
+      const int64_t mid = s.nonlin == "GELUglu" ? s.intermed / 2 : s.intermed;
+      add(p + "ffn.dense_in.weight", {s.intermed, d}, 0.02f);
+      add(p + "ffn.dense_out.weight", {d, mid}, 0.02f);
+    }
+  }
+  add("encoder.final_norm.weight", {d}, 0, 1.0f);
+  add("encoder.final_norm.bias", {d}, 0, 0.0f);
+  std::vector<TensorToWrite> tensors;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    tensors.push_back({specs[i].first, DType::kF32, specs[i].second,
+                       data[i].data()});
+  }
+  // The published file also stores the tied decoder as its own tensor.
+  tensors.push_back({"decoder.weight", DType::kF32, {s.vocab, d},
+                     data[0].data()});
+  FFF_RETURN_IF_ERROR(WriteSafetensors((fs::path(dir) / "model.safetensors").string(),
+                                       tensors, {{"format", "pt"}}));
+  {
+    std::ofstream f(fs::path(dir) / "config.json");
+    f << MakeConfig(s).dump(2) << "\n";
+    if (!f) return NotFoundError(fmt::format("{}/config.json: write failed", dir));
+  }
+  {
+    std::ofstream f(fs::path(dir) / "tokenizer.json");
+    f << EmbeddedTokenizerJson();
+    if (!f) {
+      return NotFoundError(fmt::format("{}/tokenizer.json: write failed", dir));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace fff::cli
