@@ -66,6 +66,11 @@ struct ModelOptions {
   std::string cpu_target;
   // Load tokenizer.json / vocab.txt from the folder when present.
   bool load_tokenizer = true;
+  // Rows per fixed-shape block of the dense products (0 = the measured
+  // default; see docs/model.md). A tuning knob: any value gives bitwise
+  // batch- and thread-independent results, but different values may differ
+  // in the last bits from each other.
+  int64_t linear_block_rows = 0;
 };
 
 // Per-layer diagnostics of one Encode call (tests, `fff` debugging).
@@ -114,7 +119,7 @@ class Model {
   // 0 when the checkpoint has no classification head.
   int64_t n_labels() const;
   int n_threads() const;
-  // Highway target of the FFF kernels ("" for dense models).
+  // Highway target of the SIMD kernels in use (e.g. "AVX3").
   std::string cpu_target() const;
   // Parameter count of the loaded tensors (tied matrices once).
   int64_t n_parameters() const;

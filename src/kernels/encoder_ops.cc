@@ -23,14 +23,11 @@ void LayerNormRows(const float* x, float* y, int64_t n_rows, int64_t d,
       sq += c * c;
     }
     const double inv = 1.0 / std::sqrt(sq / static_cast<double>(d) + eps);
-    const float m = static_cast<float>(mean);
-    const float s = static_cast<float>(inv);
-    if (beta.empty()) {
-      for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * s * gamma[i];
-    } else {
-      for (int64_t i = 0; i < d; ++i) {
-        yr[i] = (xr[i] - m) * s * gamma[i] + beta[i];
-      }
+    // Normalise in double, so the result carries one float rounding of the
+    // normalised value whatever the row's offset from zero.
+    for (int64_t i = 0; i < d; ++i) {
+      const float z = static_cast<float>((xr[i] - mean) * inv);
+      yr[i] = beta.empty() ? z * gamma[i] : z * gamma[i] + beta[i];
     }
   }
 }

@@ -10,6 +10,7 @@
 
 #include "src/base/check.h"
 #include "src/kernels/fff_kernels.h"
+#include "src/kernels/target_tables.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/kernels/fff_cpu.cc"
@@ -225,46 +226,18 @@ namespace fff::kernels {
 HWY_EXPORT(GetFffKernelTable);
 
 std::vector<const FffKernelTable*> CompiledFffKernelTables() {
-  // Entry 0 of an HWY_EXPORT table is the dispatch initialiser; the others
-  // are one per compiled target (nullptr where not compiled), best first.
-  std::vector<const FffKernelTable*> tables;
-  constexpr size_t kEntries = sizeof(HWY_DISPATCH_TABLE(GetFffKernelTable)) /
-                              sizeof(HWY_DISPATCH_TABLE(GetFffKernelTable)[0]);
-  for (size_t i = 1; i < kEntries; ++i) {
-    const auto fn = HWY_DISPATCH_TABLE(GetFffKernelTable)[i];
-    if (fn == nullptr) continue;
-    const FffKernelTable* t = fn();
-    if (std::find(tables.begin(), tables.end(), t) == tables.end()) {
-      tables.push_back(t);
-    }
-  }
-  std::sort(tables.begin(), tables.end(),
-            [](const FffKernelTable* a, const FffKernelTable* b) {
-              return a->target < b->target;  // lower bit = better target
-            });
-  return tables;
+  return CompiledTables<FffKernelTable>(
+      HWY_DISPATCH_TABLE(GetFffKernelTable),
+      sizeof(HWY_DISPATCH_TABLE(GetFffKernelTable)) /
+          sizeof(HWY_DISPATCH_TABLE(GetFffKernelTable)[0]));
 }
 
 std::vector<const FffKernelTable*> SupportedFffKernelTables() {
-  const int64_t supported = hwy::SupportedTargets();
-  std::vector<const FffKernelTable*> out;
-  for (const FffKernelTable* t : CompiledFffKernelTables()) {
-    if ((t->target & supported) != 0) out.push_back(t);
-  }
-  FFF_CHECK(!out.empty());  // the scalar fallback runs everywhere
-  return out;
+  return SupportedTables(CompiledFffKernelTables());
 }
 
 const FffKernelTable* FindFffKernelTable(std::string_view name) {
-  for (const FffKernelTable* t : SupportedFffKernelTables()) {
-    std::string_view tn(t->name);
-    if (tn.size() == name.size() &&
-        std::equal(tn.begin(), tn.end(), name.begin(),
-                   [](char a, char b) { return (a | 0x20) == (b | 0x20); })) {
-      return t;
-    }
-  }
-  return nullptr;
+  return FindTable(SupportedFffKernelTables(), name);
 }
 
 }  // namespace fff::kernels

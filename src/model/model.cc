@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -16,6 +17,7 @@
 #include "fff/safetensors.h"
 #include "src/base/log_internal.h"
 #include "src/base/parallel.h"
+#include "src/kernels/encoder_kernels.h"
 #include "src/kernels/encoder_ops.h"
 #include "src/kernels/linear.h"
 #include "src/model/config.h"
@@ -29,9 +31,9 @@ namespace {
 constexpr int64_t kRowBlock = 16;
 
 // Heads run one (sequence, head) pair per parallel block.
-void AttentionAll(const float* qkv, float* ctx,
-                  std::span<const int64_t> seq_start, int64_t n_heads,
-                  int64_t d_head, float scale, int n_threads,
+void AttentionAll(const kernels::EncoderKernelTable& ek, const float* qkv,
+                  float* ctx, std::span<const int64_t> seq_start,
+                  int64_t n_heads, int64_t d_head, float scale, int n_threads,
                   std::vector<std::vector<float>>& scores) {
   const int64_t n_seq = static_cast<int64_t>(seq_start.size()) - 1;
   const int64_t d_model = n_heads * d_head;
@@ -40,9 +42,9 @@ void AttentionAll(const float* qkv, float* ctx,
     const int64_t h = blk % n_heads;
     const int64_t t0 = seq_start[s];
     const int64_t n = seq_start[s + 1] - t0;
-    AttentionCore(qkv + t0 * 3 * d_model, ctx + t0 * d_model, n, h, h + 1,
-                  n_heads, d_head, scale,
-                  scores[static_cast<size_t>(CurrentThreadIndex())].data());
+    ek.attention_head(qkv + t0 * 3 * d_model, ctx + t0 * d_model, n, h,
+                      n_heads, d_head, scale,
+                      scores[static_cast<size_t>(CurrentThreadIndex())].data());
   });
 }
 
@@ -68,6 +70,7 @@ struct Model::Impl {
   int64_t n_parameters = 0;
   std::optional<Tokenizer> tokenizer;
   ModelWeights w;  // host tensors (embedding, norms, FFF weights)
+  const kernels::EncoderKernelTable* ek = nullptr;
 
   struct Layer {
     std::optional<Linear> qkv, attn_out, ff_in, ff_out;
@@ -110,12 +113,7 @@ int64_t Model::n_labels() const {
   return impl_->head ? impl_->head->d_out() : 0;
 }
 int Model::n_threads() const { return impl_->n_threads; }
-std::string Model::cpu_target() const {
-  for (const auto& l : impl_->layers) {
-    if (l.fff) return l.fff->target_name();
-  }
-  return "";
-}
+std::string Model::cpu_target() const { return impl_->ek->name; }
 int64_t Model::n_parameters() const { return impl_->n_parameters; }
 void Model::SetProfiling(bool on) { impl_->profiling = on; }
 const ComponentTimes& Model::profile() const { return impl_->times; }
@@ -126,6 +124,7 @@ Status Model::Impl::Build(const ModelOptions& options) {
   const ModelConfig& c = cfg;
   LinearOptions lo;
   lo.n_threads = n_threads;
+  lo.block_rows = options.linear_block_rows;
   layers.resize(static_cast<size_t>(c.n_layers));
   for (int64_t i = 0; i < c.n_layers; ++i) {
     LayerWeights& lw = w.layers[static_cast<size_t>(i)];
@@ -200,8 +199,20 @@ Status Model::Impl::Build(const ModelOptions& options) {
                                                    "head"));
     head = std::move(hd);
   }
+  std::string target = options.cpu_target;
+  if (target.empty()) {
+    if (const char* env = std::getenv("FFF_CPU_TARGET")) target = env;
+  }
+  ek = target.empty() ? kernels::SupportedEncoderKernelTables().front()
+                      : kernels::FindEncoderKernelTable(target);
+  if (ek == nullptr) {
+    return InvalidArgumentError(fmt::format(
+        "fff: cpu target \"{}\": not compiled in or not supported by this CPU",
+        target));
+  }
   scores.assign(static_cast<size_t>(n_threads),
-                std::vector<float>(static_cast<size_t>(c.max_seq_length)));
+                std::vector<float>(static_cast<size_t>(kernels::AttentionScratchFloats(
+                    c.max_seq_length, c.d_model / c.n_heads))));
   return Status::Ok();
 }
 
@@ -367,7 +378,7 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
                                        MatrixView<float>({qkv, static_cast<size_t>(n * 3 * d)}, n, 3 * d),
                                        im.n_threads));
     im.Lap(&tm.qkv);
-    AttentionAll(qkv, im.ctx.data(), seq_start, c.n_heads, d_head,
+    AttentionAll(*im.ek, qkv, im.ctx.data(), seq_start, c.n_heads, d_head,
                  lw.norm_factor, im.n_threads, im.scores);
     im.Lap(&tm.attention_core);
     FFF_RETURN_IF_ERROR(l.attn_out->Forward(

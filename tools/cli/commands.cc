@@ -47,10 +47,14 @@ bool IsSynthetic(const std::string& dir) {
          j["arch"].is_object() && j["arch"].contains("fff_synthetic_note");
 }
 
-Result<Model> LoadModel(const CommonOptions& o, std::string* dir_out) {
+Result<Model> LoadModel(const CommonOptions& o, std::string* dir_out,
+                        bool need_tokenizer = true,
+                        int64_t linear_block_rows = 0) {
   FFF_ASSIGN_OR_RETURN(std::string dir, ResolveModelDir(o));
   ModelOptions mo;
+  mo.linear_block_rows = linear_block_rows;
   mo.n_threads = o.n_threads;
+  mo.load_tokenizer = need_tokenizer;
   FFF_ASSIGN_OR_RETURN(Model m, Model::Load(dir, mo));
   if (IsSynthetic(dir)) {
     std::fprintf(stderr,
@@ -58,7 +62,7 @@ Result<Model> LoadModel(const CommonOptions& o, std::string* dir_out) {
                  "its predictions are meaningless\n",
                  dir.c_str());
   }
-  if (m.tokenizer() == nullptr) {
+  if (need_tokenizer && m.tokenizer() == nullptr) {
     return NotFoundError(fmt::format(
         "{}: no tokenizer.json or vocab.txt in the model folder", dir));
   }
@@ -366,7 +370,8 @@ Status RunInfo(const CommonOptions& o) {
 
 Status RunBench(const CommonOptions& o, const BenchOptions& b) {
   std::string dir;
-  FFF_ASSIGN_OR_RETURN(Model m, LoadModel(o, &dir));
+  FFF_ASSIGN_OR_RETURN(Model m, LoadModel(o, &dir, /*need_tokenizer=*/false,
+                                          b.linear_block_rows));
   const ModelConfig& c = m.config();
   if (b.seq_len > c.max_seq_length) {
     return InvalidArgumentError(fmt::format(

@@ -28,6 +28,7 @@ struct BenchOptions {
   double min_time_ms = 200;
   std::string json_path;
   bool breakdown = false;
+  int64_t linear_block_rows = 0;
 };
 
 // Each prints JSON Lines to stdout; a Status error maps to exit code 1.

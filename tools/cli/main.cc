@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
   bench->add_option("--min-time-ms", bo.min_time_ms,
                     "least time per repetition (calls repeat to fill it)");
   bench->add_option("--json", bo.json_path, "also write the JSON here");
+  bench->add_option("--linear-block-rows", bo.linear_block_rows,
+                    "rows per block of the dense products (tuning)")
+      ->check(CLI::Range(0, 4096));
   bench->add_flag("--breakdown", bo.breakdown,
                   "time each component (embedding, attention, FF, ...)");
 
