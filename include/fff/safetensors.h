@@ -53,6 +53,8 @@ class SafetensorsReader {
   // before it is read).
   static constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 
+  // Errors: NotFound (no such file), DataLoss (malformed or truncated),
+  // OutOfRange (header length or a shape beyond the supported limits).
   static Result<SafetensorsReader> Open(const std::string& path);
   // Parses a file image already in memory (tests, fuzzing). `bytes` must
   // outlive the reader; `name` stands for the path in messages.
@@ -80,6 +82,8 @@ class SafetensorsReader {
   // Finds `name`, checks its shape equals `expected_shape` ("tensor X in
   // FILE: expected shape [a, b], got [c, d]"; "missing tensor X in FILE"),
   // and converts it to float32. dst.size() must equal the shape's product.
+  // Errors: NotFound (missing tensor), InvalidArgument (shape, dst size or a
+  // dtype that is not floating point).
   Status ReadF32(std::string_view name, std::span<const int64_t> expected_shape,
                  std::span<float> dst) const;
 
@@ -102,9 +106,9 @@ struct TensorToWrite {
 // aligned as the format's reference writer does; header keys sorted).
 // Writes to `path`.tmp and renames, so a failure never leaves a partial file
 // at `path`. Duplicate or empty names are errors.
-Status WriteSafetensors(const std::string& path,
-                        std::span<const TensorToWrite> tensors,
-                        const std::map<std::string, std::string>& metadata = {});
+Status WriteSafetensors(
+    const std::string& path, std::span<const TensorToWrite> tensors,
+    const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace fff
 

@@ -22,12 +22,87 @@ namespace fff::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 
+// Register blocking: NQ queries (<= 4) share every key/value vector loaded,
+// so a vector from L1/L2 feeds NQ fused multiply-adds. Per output lane the
+// sum runs in one chain in a fixed order (over head dimensions for scores,
+// over keys for the context), the same for every NQ, NB, NC and n: results
+// depend only on the sequence itself.
+
+// acc[qi][b] = q_qi . k for the keys of blocks b < NB starting at `col`.
+template <int NQ, int NB, class D, class V = hn::Vec<D>>
+HWY_INLINE void ScoreTile(D d, const float* const* HWY_RESTRICT q,
+                          const float* HWY_RESTRICT col, int64_t n_pad,
+                          int64_t d_head, V (*acc)[2]) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  for (int qi = 0; qi < NQ; ++qi) {
+    for (int b = 0; b < NB; ++b) acc[qi][b] = hn::Zero(d);
+  }
+  for (int64_t c = 0; c < d_head; ++c) {
+    const float* row = col + c * n_pad;
+    V k[NB];
+    for (int b = 0; b < NB; ++b) k[b] = hn::LoadU(d, row + b * N);
+    for (int qi = 0; qi < NQ; ++qi) {
+      const V qv = hn::Set(d, q[qi][c]);
+      for (int b = 0; b < NB; ++b) acc[qi][b] = hn::MulAdd(qv, k[b], acc[qi][b]);
+    }
+  }
+}
+
+// out_qi[k*N ...] = inv_qi * sum_j p_qi[j] v_j for column vectors k < NC.
+template <int NQ, int NC, class D, class V = hn::Vec<D>>
+HWY_INLINE void ContextTile(D d, const float* HWY_RESTRICT p, int64_t p_stride,
+                            const float* HWY_RESTRICT v, int64_t v_stride,
+                            int64_t n, const V* inv, float* const* out) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  V acc[NQ][NC];
+  for (int qi = 0; qi < NQ; ++qi) {
+    for (int k = 0; k < NC; ++k) acc[qi][k] = hn::Zero(d);
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    const float* vj = v + j * v_stride;
+    V x[NC];
+    for (int k = 0; k < NC; ++k) x[k] = hn::LoadU(d, vj + k * N);
+    for (int qi = 0; qi < NQ; ++qi) {
+      const V pv = hn::Set(d, p[qi * p_stride + j]);
+      for (int k = 0; k < NC; ++k) acc[qi][k] = hn::MulAdd(pv, x[k], acc[qi][k]);
+    }
+  }
+  for (int qi = 0; qi < NQ; ++qi) {
+    for (int k = 0; k < NC; ++k) {
+      hn::StoreU(hn::Mul(acc[qi][k], inv[qi]), d, out[qi] + k * N);
+    }
+  }
+}
+
+template <int NQ, class D, class V = hn::Vec<D>>
+HWY_INLINE void ScoreDispatch(D d, int nb, const float* const* q,
+                              const float* col, int64_t n_pad, int64_t d_head,
+                              V (*acc)[2]) {
+  if (nb == 2) {
+    ScoreTile<NQ, 2>(d, q, col, n_pad, d_head, acc);
+  } else {
+    ScoreTile<NQ, 1>(d, q, col, n_pad, d_head, acc);
+  }
+}
+
+template <int NQ, class D, class V = hn::Vec<D>>
+HWY_INLINE void ContextDispatch(D d, int nc, const float* p, int64_t p_stride,
+                                const float* v, int64_t v_stride, int64_t n,
+                                const V* inv, float* const* out) {
+  if (nc == 2) {
+    ContextTile<NQ, 2>(d, p, p_stride, v, v_stride, n, inv, out);
+  } else {
+    ContextTile<NQ, 1>(d, p, p_stride, v, v_stride, n, inv, out);
+  }
+}
+
 // Scratch layout: kt [d_head][n_pad] (keys transposed, zero padded), then
-// scores [n_pad].
+// scores [4][n_pad].
 void AttentionHead(const float* qkv, float* ctx, int64_t n, int64_t head,
                    int64_t n_heads, int64_t d_head, float scale,
                    float* scratch) {
   const DF d;
+  using V = hn::Vec<DF>;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
   if (d_head % N != 0) {  // narrow heads: the plain version
     AttentionCore(qkv, ctx, n, head, head + 1, n_heads, d_head, scale, scratch);
@@ -40,87 +115,71 @@ void AttentionHead(const float* qkv, float* ctx, int64_t n, int64_t head,
   const int64_t v_off = q_off + 2 * d_head;
   const int64_t n_pad = (n + N - 1) / N * N;
   float* kt = scratch;
-  float* scores = scratch + d_head * n_pad;
+  float* scores = scratch + d_head * n_pad;  // 4 rows of n_pad
 
   for (int64_t c = 0; c < d_head; ++c) {
     float* row = kt + c * n_pad;
     for (int64_t j = 0; j < n; ++j) row[j] = qkv[j * stride + k_off + c];
     for (int64_t j = n; j < n_pad; ++j) row[j] = 0.0f;
   }
-  const auto neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
-  const auto vscale = hn::Set(d, scale);
+  const V neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  const V vscale = hn::Set(d, scale);
   const int64_t n_blocks = n_pad / N;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* q = qkv + i * stride + q_off;
-    // Scores, up to 4 key blocks at a time; per key lane the even and odd
-    // head dimensions run in two chains summed at the end: a fixed order for
-    // every key whatever n is.
-    auto vmax = neg_inf;
-    for (int64_t b0 = 0; b0 < n_blocks; b0 += 4) {
-      const int64_t nb = std::min<int64_t>(4, n_blocks - b0);
-      decltype(hn::Zero(d)) acc[8];
-      for (auto& a : acc) a = hn::Zero(d);
+  for (int64_t i0 = 0; i0 < n; i0 += 4) {
+    const int nq = static_cast<int>(std::min<int64_t>(4, n - i0));
+    const float* q[4];
+    float* out[4];
+    for (int qi = 0; qi < 4; ++qi) {
+      const int64_t i = i0 + std::min(qi, nq - 1);
+      q[qi] = qkv + i * stride + q_off;
+      out[qi] = ctx + i * d_model + head * d_head;
+    }
+    V vmax[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+    for (int64_t b0 = 0; b0 < n_blocks; b0 += 2) {
+      const int nb = static_cast<int>(std::min<int64_t>(2, n_blocks - b0));
+      V acc[4][2];
       const float* col = kt + b0 * N;
-      for (int64_t c = 0; c < d_head; c += 2) {
-        const auto q0 = hn::Set(d, q[c]);
-        const auto q1 = hn::Set(d, q[c + 1]);
-        const float* r0 = col + c * n_pad;
-        const float* r1 = r0 + n_pad;
-        for (int64_t b = 0; b < nb; ++b) {
-          acc[2 * b] = hn::MulAdd(q0, hn::LoadU(d, r0 + b * N), acc[2 * b]);
-          acc[2 * b + 1] =
-              hn::MulAdd(q1, hn::LoadU(d, r1 + b * N), acc[2 * b + 1]);
+      switch (nq) {
+        case 4: ScoreDispatch<4>(d, nb, q, col, n_pad, d_head, acc); break;
+        case 3: ScoreDispatch<3>(d, nb, q, col, n_pad, d_head, acc); break;
+        case 2: ScoreDispatch<2>(d, nb, q, col, n_pad, d_head, acc); break;
+        default: ScoreDispatch<1>(d, nb, q, col, n_pad, d_head, acc); break;
+      }
+      for (int qi = 0; qi < nq; ++qi) {
+        for (int b = 0; b < nb; ++b) {
+          const int64_t blk = b0 + b;
+          V sc = hn::Mul(acc[qi][b], vscale);
+          if ((blk + 1) * N > n) {  // padded keys never win and weigh nothing
+            sc = hn::IfThenElse(
+                hn::FirstN(d, static_cast<size_t>(n - blk * N)), sc, neg_inf);
+          }
+          hn::StoreU(sc, d, scores + qi * n_pad + blk * N);
+          vmax[qi] = hn::Max(vmax[qi], sc);
         }
       }
-      for (int64_t b = 0; b < nb; ++b) {
-        const int64_t blk = b0 + b;
-        auto s = hn::Mul(hn::Add(acc[2 * b], acc[2 * b + 1]), vscale);
-        if ((blk + 1) * N > n) {  // padded keys never win and weigh nothing
-          s = hn::IfThenElse(hn::FirstN(d, static_cast<size_t>(n - blk * N)),
-                             s, neg_inf);
-        }
-        hn::StoreU(s, d, scores + blk * N);
-        vmax = hn::Max(vmax, s);
+    }
+    V inv[4];
+    for (int qi = 0; qi < nq; ++qi) {
+      const V m = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax[qi])));
+      V vsum = hn::Zero(d);
+      float* row = scores + qi * n_pad;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const V e = hn::Exp(d, hn::Sub(hn::LoadU(d, row + b * N), m));
+        hn::StoreU(e, d, row + b * N);
+        vsum = hn::Add(vsum, e);
       }
+      inv[qi] = hn::Set(d, 1.0f / hn::GetLane(hn::SumOfLanes(d, vsum)));
     }
-    const auto m = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax)));
-    auto vsum = hn::Zero(d);
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, scores + b * N), m));
-      hn::StoreU(e, d, scores + b * N);
-      vsum = hn::Add(vsum, e);
-    }
-    const auto inv = hn::Set(d, 1.0f / hn::GetLane(hn::SumOfLanes(d, vsum)));
-    // Context: sum_j p_j v_j, up to 4 column vectors at a time, even and odd
-    // keys in two chains each.
-    float* out = ctx + i * d_model + head * d_head;
-    for (int64_t c0 = 0; c0 < d_head; c0 += 4 * N) {
-      const int64_t nc = std::min<int64_t>(4, (d_head - c0) / N);
-      decltype(hn::Zero(d)) acc[8];
-      for (auto& a : acc) a = hn::Zero(d);
+    for (int64_t c0 = 0; c0 < d_head; c0 += 2 * N) {
+      const int nc = static_cast<int>(std::min<int64_t>(2, (d_head - c0) / N));
       const float* v = qkv + v_off + c0;
-      int64_t j = 0;
-      for (; j + 1 < n; j += 2) {
-        const auto p0 = hn::Set(d, scores[j]);
-        const auto p1 = hn::Set(d, scores[j + 1]);
-        const float* v0 = v + j * stride;
-        const float* v1 = v0 + stride;
-        for (int64_t k = 0; k < nc; ++k) {
-          acc[2 * k] = hn::MulAdd(p0, hn::LoadU(d, v0 + k * N), acc[2 * k]);
-          acc[2 * k + 1] =
-              hn::MulAdd(p1, hn::LoadU(d, v1 + k * N), acc[2 * k + 1]);
-        }
-      }
-      if (j < n) {
-        const auto p0 = hn::Set(d, scores[j]);
-        const float* v0 = v + j * stride;
-        for (int64_t k = 0; k < nc; ++k) {
-          acc[2 * k] = hn::MulAdd(p0, hn::LoadU(d, v0 + k * N), acc[2 * k]);
-        }
-      }
-      for (int64_t k = 0; k < nc; ++k) {
-        hn::StoreU(hn::Mul(hn::Add(acc[2 * k], acc[2 * k + 1]), inv), d,
-                   out + c0 + k * N);
+      float* o[4];
+      for (int qi = 0; qi < 4; ++qi) o[qi] = out[qi] + c0;
+      switch (nq) {
+        case 4: ContextDispatch<4>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
+        case 3: ContextDispatch<3>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
+        case 2: ContextDispatch<2>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
+        default: ContextDispatch<1>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
       }
     }
   }
@@ -142,7 +201,7 @@ HWY_EXPORT(GetEncoderKernelTable);
 
 int64_t AttentionScratchFloats(int64_t n_tokens, int64_t d_head) {
   const int64_t n_pad = (n_tokens + 15) / 16 * 16;  // widest target: 16 lanes
-  return (d_head + 1) * n_pad;
+  return (d_head + 4) * n_pad;
 }
 
 std::vector<const EncoderKernelTable*> CompiledEncoderKernelTables() {

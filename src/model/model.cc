@@ -243,6 +243,13 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
                        SafetensorsReader::Open(weights_path));
   FFF_ASSIGN_OR_RETURN(im.w, LoadCrammedWeights(reader, &im.cfg));
   im.n_parameters = im.w.n_parameters;
+  auto ms_since = [&t0] {
+    return std::chrono::duration<double, std::milli>(
+               std::chrono::steady_clock::now() - t0)
+        .count();
+  };
+  FFF_LOG(kInfo, "{}: config + weights read and converted at {:.0f} ms",
+          weights_path, ms_since());
 
   if (options.load_tokenizer) {
     const fs::path tj = fs::path(dir) / "tokenizer.json";
@@ -266,6 +273,7 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
               im.tokenizer->vocab_size(), im.cfg.vocab_size);
     }
   }
+  FFF_LOG(kInfo, "{}: tokenizer loaded at {:.0f} ms", dir, ms_since());
   FFF_RETURN_IF_ERROR(im.Build(options));
   im.load_ms = std::chrono::duration<double, std::milli>(
                    std::chrono::steady_clock::now() - t0)

@@ -165,9 +165,17 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
         tr.Read("encoder.final_norm.bias", {d}, &w.final_norm_b));
   }
 
-  // Heads: a classification checkpoint has head.*; otherwise the MLM decoder
-  // is the (tied) word embedding.
-  if (tr.Has("head.weight")) {
+  // Heads: a classification checkpoint has head.* and no decoder; a
+  // pretraining checkpoint has the (tied) decoder. A file with both (e.g.
+  // `fff synth`'s) gets both heads.
+  const bool has_head = tr.Has("head.weight");
+  if (has_decoder || !has_head) {
+    w.decoder_w = w.word_emb;
+    if (c.decoder_bias) {
+      FFF_RETURN_IF_ERROR(tr.Read("decoder.bias", {v}, &w.decoder_b));
+    }
+  }
+  if (has_head) {
     const TensorInfo* hw = reader.Find("head.weight");
     const bool pooler_dense = tr.Has("pooler.dense.weight");
     if (pooler_dense != c.pooler_dense) {
@@ -194,11 +202,6 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
     const int64_t n_labels = hw->shape[0];
     FFF_RETURN_IF_ERROR(tr.Read("head.weight", {n_labels, head_in}, &w.head_w));
     FFF_RETURN_IF_ERROR(tr.Read("head.bias", {n_labels}, &w.head_b));
-  } else {
-    w.decoder_w = w.word_emb;
-    if (c.decoder_bias) {
-      FFF_RETURN_IF_ERROR(tr.Read("decoder.bias", {v}, &w.decoder_b));
-    }
   }
   tr.ReportUnused();
   w.n_parameters = tr.n_parameters();

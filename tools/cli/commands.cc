@@ -22,7 +22,7 @@
 namespace fff::cli {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // The folder to use: --model, or the default (synthesised on first use).
 Result<std::string> ResolveModelDir(const CommonOptions& o) {

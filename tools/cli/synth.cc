@@ -147,6 +147,12 @@ Status WriteSyntheticCheckpoint(const std::string& dir, const SynthSpec& s) {
   }
   add("encoder.final_norm.weight", {d}, 0, 1.0f);
   add("encoder.final_norm.bias", {d}, 0, 0.0f);
+  // A 2-label classification head as well (pooler zero_index, head_dim
+  // 1024), so `fff classify` runs on the default checkpoint too.
+  add("pooler.dense.weight", {1024, d}, 0.02f);
+  add("pooler.dense.bias", {1024}, 0, 0.0f);
+  add("head.weight", {2, 1024}, 0.02f);
+  add("head.bias", {2}, 0, 0.0f);
   std::vector<TensorToWrite> tensors;
   for (size_t i = 0; i < specs.size(); ++i) {
     tensors.push_back({specs[i].first, DType::kF32, specs[i].second,

@@ -1,0 +1,185 @@
+// WriteSafetensors: validates everything first, then writes `path`.tmp and
+// renames it over `path`.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+
+#include "fff/safetensors.h"
+#include "src/io/posix_error.h"
+#include "src/io/text.h"
+
+namespace fff {
+namespace {
+
+// The file being written; removed unless Commit() succeeds.
+class TempFile {
+ public:
+  explicit TempFile(std::string path) : path_(std::move(path)) {}
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (created_) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  Status Create() {
+    do {
+      fd_ =
+          ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    } while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0) return internal::ErrnoError(errno, path_ + ": cannot create");
+    created_ = true;
+    return Status::Ok();
+  }
+
+  Status Write(const void* data, size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = ::write(fd_, p, size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return internal::ErrnoError(errno, path_ + ": cannot write");
+      }
+      p += n;
+      size -= static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  // Flushes, closes and renames the file to `final_path`.
+  Status Commit(const std::string& final_path) {
+    if (::fsync(fd_) != 0) {
+      return internal::ErrnoError(errno, path_ + ": cannot sync");
+    }
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      return internal::ErrnoError(errno, path_ + ": cannot close");
+    }
+    if (std::rename(path_.c_str(), final_path.c_str()) != 0) {
+      return internal::ErrnoError(
+          errno, final_path + ": cannot rename " + path_ + " to it");
+    }
+    created_ = false;
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+};
+
+Status Invalid(const std::string& path, const std::string& message) {
+  return InvalidArgumentError(path + ": " + message);
+}
+
+// Checks one tensor and returns its byte size.
+Result<uint64_t> CheckTensor(const std::string& path, const TensorToWrite& t,
+                             size_t i) {
+  const std::string what = "tensor #" + std::to_string(i);
+  if (t.name.empty()) return Invalid(path, what + " has an empty name");
+  if (!internal::IsValidUtf8(t.name)) {
+    return Invalid(path, what + " name " + internal::Quoted(t.name) +
+                             " is not valid UTF-8");
+  }
+  const std::string tensor = "tensor " + internal::Quoted(t.name);
+  if (t.name == "__metadata__") {
+    return Invalid(path, tensor + ": the name is reserved for metadata");
+  }
+  const size_t elem_bytes = DTypeSize(t.dtype);
+  if (elem_bytes == 0) {
+    return Invalid(path, tensor + ": unknown dtype value " +
+                             std::to_string(static_cast<int>(t.dtype)));
+  }
+  for (size_t d = 0; d < t.shape.size(); ++d) {
+    if (t.shape[d] < 0) {
+      return Invalid(path, tensor + ": shape[" + std::to_string(d) + "] is " +
+                               std::to_string(t.shape[d]) + ", expected >= 0");
+    }
+  }
+  int64_t n = 1;
+  bool overflow = false;
+  for (int64_t dim : t.shape) overflow |= __builtin_mul_overflow(n, dim, &n);
+  uint64_t bytes = 0;
+  if (overflow ||
+      __builtin_mul_overflow(static_cast<uint64_t>(n), elem_bytes, &bytes)) {
+    return OutOfRangeError(path + ": " + tensor + ": shape " +
+                           ShapeString(t.shape) + " of " + DTypeName(t.dtype) +
+                           " is too large (overflow)");
+  }
+  if (t.data == nullptr && bytes != 0) {
+    return Invalid(path, tensor + ": data is null, expected " +
+                             std::to_string(bytes) + " bytes (shape " +
+                             ShapeString(t.shape) + " " + DTypeName(t.dtype) +
+                             ")");
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Status WriteSafetensors(const std::string& path,
+                        std::span<const TensorToWrite> tensors,
+                        const std::map<std::string, std::string>& metadata) {
+  if (path.empty()) return InvalidArgumentError("WriteSafetensors: empty path");
+  nlohmann::json header = nlohmann::json::object();
+  std::unordered_map<std::string_view, size_t> seen;
+  std::vector<uint64_t> sizes;
+  sizes.reserve(tensors.size());
+  uint64_t offset = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorToWrite& t = tensors[i];
+    FFF_ASSIGN_OR_RETURN(const uint64_t bytes, CheckTensor(path, t, i));
+    if (const auto [it, inserted] = seen.emplace(t.name, i); !inserted) {
+      return Invalid(path, "tensor " + internal::Quoted(t.name) +
+                               " appears twice (#" +
+                               std::to_string(it->second) + " and #" +
+                               std::to_string(i) + ")");
+    }
+    if (__builtin_add_overflow(offset, bytes, &offset)) {
+      return OutOfRangeError(path + ": the tensors exceed 2^64 bytes");
+    }
+    header[t.name] = {{"dtype", DTypeName(t.dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset - bytes, offset}}};
+    sizes.push_back(bytes);
+  }
+  for (const auto& [key, value] : metadata) {
+    if (!internal::IsValidUtf8(key) || !internal::IsValidUtf8(value)) {
+      return Invalid(path, "metadata key " + internal::Quoted(key) +
+                               ": key or value is not valid UTF-8");
+    }
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+
+  // Every string was checked to be UTF-8 above, so the replace handler never
+  // fires; it only guarantees dump() cannot throw.
+  std::string json =
+      header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  json.append((8 - (8 + json.size()) % 8) % 8, ' ');
+  uint8_t length[8];
+  for (int i = 0; i < 8; ++i) {
+    length[i] =
+        static_cast<uint8_t>(static_cast<uint64_t>(json.size()) >> (8 * i));
+  }
+
+  TempFile tmp(path + ".tmp");
+  FFF_RETURN_IF_ERROR(tmp.Create());
+  FFF_RETURN_IF_ERROR(tmp.Write(length, sizeof(length)));
+  FFF_RETURN_IF_ERROR(tmp.Write(json.data(), json.size()));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (sizes[i] != 0) {
+      FFF_RETURN_IF_ERROR(tmp.Write(tensors[i].data, sizes[i]));
+    }
+  }
+  return tmp.Commit(path);
+}
+
+}  // namespace fff
