@@ -23,34 +23,48 @@ using dnnl::memory;
 using Dt = memory::data_type;
 using Tag = memory::format_tag;
 
-// 32 rows: measured (docs/model.md) within a few percent of 64 for the
-// encoder's shapes while wasting less on short inputs.
-constexpr int64_t kDefaultBlockRows = 32;
+// Rows per block, measured at 1 thread on 1024 rows (GFLOP/s; oneDNN's
+// sgemm on the same product 163-185): 768x2304 b16 120, b32 143, b64 159,
+// b128 171; 768x3072 124/149/161/173; 3072x768 122/145/157/166.
+constexpr int64_t kDefaultBlockRows = 128;
+// Columns per tile: 384 keeps every encoder product of one 128-token
+// sequence in an even number of tiles (qkv 6, attention output 2, dense FF
+// 8 and 2), so 2 threads share it evenly; measured at 1 thread, 128 x 384
+// tiles run within 3% of a single 128 x d_out tile (167-178 GFLOP/s).
+constexpr int64_t kDefaultTileCols = 384;
 constexpr int kMaxThreads = 1024;
 constexpr size_t kScratchpadAlignment = 64;
 
-// Per-thread execution state: oneDNN memory objects are not safe to
-// re-point from two threads, and a user scratchpad must not be shared.
+// One column tile: its own fixed-shape primitive and repacked weights.
+struct Tile {
+  int64_t col0 = 0, cols = 0;
+  dnnl::matmul matmul;
+  memory w, b;
+  AlignedBuffer<char> w_storage;
+  memory::desc x_md, y_strided_md, scratch_md;
+};
+
+// Per-thread execution state: a user scratchpad must not be shared, and
+// staging rows pad a short last block.
 struct ThreadState {
   dnnl::stream stream;
-  memory x, y, scratch;
   AlignedBuffer<float> x_stage, y_stage;
   AlignedBuffer<char> scratch_storage;
+  char* scratch = nullptr;
 };
 
 }  // namespace
 
 struct Linear::Impl {
-  int64_t d_in = 0, d_out = 0, block_rows = 0;
+  int64_t d_in = 0, d_out = 0, block_rows = 0, tile_cols = 0;
   std::string name, impl_name;
   dnnl::engine engine;
-  dnnl::matmul matmul;
-  memory w, b;  // repacked weights, bias (empty when none)
-  AlignedBuffer<char> w_storage;
+  std::vector<Tile> tiles;
   AlignedBuffer<float> b_storage;
   mutable std::vector<ThreadState> threads;
 
-  void RunBlock(ThreadState& t, const float* x, float* y, int64_t rows) const;
+  void RunTile(ThreadState& t, const Tile& tile, const float* x, float* y,
+               int64_t rows) const;
 };
 
 Linear::Linear(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -92,15 +106,27 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
         "fff: {}: block_rows: expected 0..4096, got {}", name,
         options.block_rows));
   }
+  if (options.tile_cols < 0) {
+    return InvalidArgumentError(fmt::format(
+        "fff: {}: tile_cols: expected >= 0, got {}", name, options.tile_cols));
+  }
   auto impl = std::make_unique<Impl>();
   Impl& im = *impl;
   im.d_in = d_in;
   im.d_out = d_out;
   im.block_rows = options.block_rows > 0 ? options.block_rows
                                          : kDefaultBlockRows;
+  im.tile_cols = std::min(
+      d_out, options.tile_cols > 0 ? options.tile_cols : kDefaultTileCols);
   im.name = std::move(name);
+  if (!b.empty()) {
+    FFF_RETURN_IF_ERROR(im.b_storage.Allocate(b.size(), "linear bias"));
+    std::memcpy(im.b_storage.data(), b.data(), b.size() * sizeof(float));
+  }
+  size_t scratch_bytes = 0;
   try {
     im.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(im.engine);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (options.activation != LinearActivation::kNone) {
@@ -113,32 +139,41 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
       attr.set_post_ops(po);
     }
     const int64_t m = im.block_rows;
-    const memory::desc x_md({m, d_in}, Dt::f32, Tag::ab);
-    const memory::desc y_md({m, d_out}, Dt::f32, Tag::ab);
-    const memory::desc w_any({d_in, d_out}, Dt::f32, Tag::any);
-    const memory::desc w_user({d_in, d_out}, Dt::f32, Tag::ba);
-    memory::desc b_md;
-    if (!b.empty()) b_md = memory::desc({1, d_out}, Dt::f32, Tag::ab);
-    dnnl::matmul::primitive_desc pd(
-        dnnl::matmul::desc(x_md, w_any, b_md, y_md), attr, im.engine);
-    im.matmul = dnnl::matmul(pd);
-    im.impl_name = pd.impl_info_str();
-
-    // Repack the weights once into the layout the primitive chose.
-    dnnl::stream stream(im.engine);
-    FFF_RETURN_IF_ERROR(
-        im.w_storage.Allocate(pd.weights_desc().get_size(), "linear weights"));
-    im.w = memory(pd.weights_desc(), im.engine, im.w_storage.data());
-    memory user(w_user, im.engine, const_cast<float*>(w.data()));
-    dnnl::reorder(user, im.w).execute(stream, user, im.w);
-    stream.wait();
-    if (!b.empty()) {
-      FFF_RETURN_IF_ERROR(im.b_storage.Allocate(b.size(), "linear bias"));
-      std::memcpy(im.b_storage.data(), b.data(), b.size() * sizeof(float));
-      im.b = memory(b_md, im.engine, im.b_storage.data());
+    const int64_t n_tiles = (d_out + im.tile_cols - 1) / im.tile_cols;
+    im.tiles.resize(static_cast<size_t>(n_tiles));
+    for (int64_t ti = 0; ti < n_tiles; ++ti) {
+      Tile& tile = im.tiles[static_cast<size_t>(ti)];
+      tile.col0 = ti * im.tile_cols;
+      tile.cols = std::min(im.tile_cols, d_out - tile.col0);
+      const int64_t n = tile.cols;
+      tile.x_md = memory::desc({m, d_in}, Dt::f32, Tag::ab);
+      // The tile written in place into y [rows, d_out]: row stride d_out.
+      tile.y_strided_md = memory::desc({m, n}, Dt::f32, memory::dims{d_out, 1});
+      memory::desc b_md;
+      if (!b.empty()) b_md = memory::desc({1, n}, Dt::f32, Tag::ab);
+      const memory::desc w_any({d_in, n}, Dt::f32, Tag::any);
+      // Rows col0.. of the caller's W [d_out, d_in] are this tile's
+      // weights [d_in, n] in "ba" order with leading dimension d_in.
+      const memory::desc w_user({d_in, n}, Dt::f32, memory::dims{1, d_in});
+      dnnl::matmul::primitive_desc pd(
+          dnnl::matmul::desc(tile.x_md, w_any, b_md, tile.y_strided_md), attr,
+          im.engine);
+      tile.matmul = dnnl::matmul(pd);
+      if (ti == 0) im.impl_name = pd.impl_info_str();
+      tile.scratch_md = pd.scratchpad_desc();
+      scratch_bytes = std::max(scratch_bytes, tile.scratch_md.get_size());
+      FFF_RETURN_IF_ERROR(tile.w_storage.Allocate(
+          pd.weights_desc().get_size(), "linear weights"));
+      tile.w = memory(pd.weights_desc(), im.engine, tile.w_storage.data());
+      memory user(w_user, im.engine,
+                  const_cast<float*>(w.data() + tile.col0 * d_in));
+      dnnl::reorder(user, tile.w).execute(stream, user, tile.w);
+      if (!b.empty()) {
+        tile.b = memory(b_md, im.engine, im.b_storage.data() + tile.col0);
+      }
     }
+    stream.wait();
 
-    const size_t scratch_bytes = pd.scratchpad_desc().get_size();
     im.threads.resize(static_cast<size_t>(options.n_threads));
     for (ThreadState& t : im.threads) {
       t.stream = dnnl::stream(im.engine);
@@ -148,43 +183,49 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
           static_cast<size_t>(m * d_out), "linear output staging"));
       FFF_RETURN_IF_ERROR(t.scratch_storage.Allocate(
           scratch_bytes + kScratchpadAlignment, "linear scratchpad"));
-      t.x = memory(x_md, im.engine, DNNL_MEMORY_NONE);
-      t.y = memory(y_md, im.engine, DNNL_MEMORY_NONE);
-      t.scratch = memory(pd.scratchpad_desc(), im.engine,
-                         t.scratch_storage.data());
+      const auto base = reinterpret_cast<uintptr_t>(t.scratch_storage.data());
+      t.scratch = reinterpret_cast<char*>(
+          (base + kScratchpadAlignment - 1) / kScratchpadAlignment *
+          kScratchpadAlignment);
     }
   } catch (const dnnl::error& e) {
     return InternalError(fmt::format("fff: {}: oneDNN: {} (status {})",
                                       im.name, e.what(),
                                       static_cast<int>(e.status)));
   }
-  FFF_LOG(kDebug, "{}: linear {} -> {}, blocks of {} rows, {}", im.name, d_in,
-          d_out, im.block_rows, im.impl_name);
+  FFF_LOG(kDebug, "{}: linear {} -> {}, tiles of {} rows x {} columns, {}",
+          im.name, d_in, d_out, im.block_rows, im.tile_cols, im.impl_name);
   return Linear(std::move(impl));
 }
 
-void Linear::Impl::RunBlock(ThreadState& t, const float* x, float* y,
-                            int64_t rows) const {
+void Linear::Impl::RunTile(ThreadState& t, const Tile& tile, const float* x,
+                           float* y, int64_t rows) const {
   const bool padded = rows < block_rows;
+  const float* src = x;
   if (padded) {
     std::memcpy(t.x_stage.data(), x,
                 static_cast<size_t>(rows * d_in) * sizeof(float));
-    t.x.set_data_handle(t.x_stage.data());
-    t.y.set_data_handle(t.y_stage.data());
-  } else {
-    t.x.set_data_handle(const_cast<float*>(x));
-    t.y.set_data_handle(y);
+    src = t.x_stage.data();
   }
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, t.x},
-                                          {DNNL_ARG_WEIGHTS, w},
-                                          {DNNL_ARG_DST, t.y},
-                                          {DNNL_ARG_SCRATCHPAD, t.scratch}};
-  if (b) args.emplace(DNNL_ARG_BIAS, b);
-  matmul.execute(t.stream, args);
+  // memory objects are cheap handles; made per call so threads never share.
+  memory xm(tile.x_md, engine, const_cast<float*>(src));
+  // The primitive writes rows d_out apart: the staging block has that stride.
+  memory ym(tile.y_strided_md, engine,
+            (padded ? t.y_stage.data() : y) + tile.col0);
+  memory sm(tile.scratch_md, engine, t.scratch);
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, xm},
+                                          {DNNL_ARG_WEIGHTS, tile.w},
+                                          {DNNL_ARG_DST, ym},
+                                          {DNNL_ARG_SCRATCHPAD, sm}};
+  if (tile.b) args.emplace(DNNL_ARG_BIAS, tile.b);
+  tile.matmul.execute(t.stream, args);
   t.stream.wait();
   if (padded) {
-    std::memcpy(y, t.y_stage.data(),
-                static_cast<size_t>(rows * d_out) * sizeof(float));
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(y + r * d_out + tile.col0,
+                  t.y_stage.data() + r * d_out + tile.col0,
+                  static_cast<size_t>(tile.cols) * sizeof(float));
+    }
   }
 }
 
@@ -212,13 +253,16 @@ Status Linear::Forward(MatrixView<const float> x, MatrixView<float> y,
   const int threads = std::clamp(n_threads, 1,
                                  static_cast<int>(im.threads.size()));
   const int64_t n_blocks = (x.rows + im.block_rows - 1) / im.block_rows;
+  const int64_t n_tiles = static_cast<int64_t>(im.tiles.size());
   std::atomic<bool> failed{false};
-  ParallelFor(n_blocks, threads, [&](int64_t blk) {
+  ParallelFor(n_blocks * n_tiles, threads, [&](int64_t task) {
+    const int64_t blk = task / n_tiles;
+    const Tile& tile = im.tiles[static_cast<size_t>(task % n_tiles)];
     const int64_t r0 = blk * im.block_rows;
     const int64_t rows = std::min(im.block_rows, x.rows - r0);
     ThreadState& t = im.threads[static_cast<size_t>(CurrentThreadIndex())];
     try {
-      im.RunBlock(t, x.data + r0 * im.d_in, y.data + r0 * im.d_out, rows);
+      im.RunTile(t, tile, x.data + r0 * im.d_in, y.data + r0 * im.d_out, rows);
     } catch (const dnnl::error&) {
       failed.store(true, std::memory_order_relaxed);
     }

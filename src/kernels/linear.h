@@ -7,12 +7,14 @@
 // b [d_out]         optional
 // y [n_rows, d_out] row-major, contiguous
 //
-// Determinism: rows are computed in blocks of exactly `block_rows` by one
-// fixed-shape, single-threaded oneDNN matmul (a short last block is padded
-// through per-thread staging rows), and blocks are spread over threads. So
-// every row's result is bitwise independent of the other rows in the call,
-// of n_rows, of its position in the batch and of the thread count: a
-// sequence gets the same output whatever else a server batches with it.
+// Determinism: the output is cut into fixed tiles of `block_rows` rows by
+// `tile_cols` columns (both chosen at Create, never from n_rows or the
+// thread count); each tile is computed by one fixed-shape, single-threaded
+// oneDNN matmul (a short last row block is padded through per-thread
+// staging rows), and tiles are spread over threads. So every output
+// element's arithmetic is the same whatever the other rows in the call,
+// n_rows, the row's position in the batch or the thread count: a sequence
+// gets the same bits whatever else a server batches with it.
 #ifndef FFF_SRC_KERNELS_LINEAR_H_
 #define FFF_SRC_KERNELS_LINEAR_H_
 
@@ -34,6 +36,9 @@ struct LinearOptions {
   int n_threads = 1;
   // Rows per fixed-shape block (1..4096). 0 = the measured default.
   int64_t block_rows = 0;
+  // Output columns per tile (0 = the measured default; >= d_out = one
+  // tile). Column tiles let several threads share one row block.
+  int64_t tile_cols = 0;
 };
 
 class Linear {

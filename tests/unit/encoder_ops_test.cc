@@ -199,6 +199,7 @@ TEST(SinusoidTest, MatchesFormula) {
 }
 
 TEST(LinearTest, MatchesReferenceAndIsBitwiseIndependentOfBatch) {
+  for (int64_t tile_cols : {0, 16}) {  // one tile; 3 tiles (16 + 16 + 13)
   for (auto act : {LinearActivation::kNone, LinearActivation::kGelu,
                    LinearActivation::kTanh}) {
     const int64_t d_in = 67, d_out = 45;
@@ -208,6 +209,7 @@ TEST(LinearTest, MatchesReferenceAndIsBitwiseIndependentOfBatch) {
     lo.activation = act;
     lo.n_threads = 2;
     lo.block_rows = 8;
+    lo.tile_cols = tile_cols;
     Result<Linear> lr = Linear::Create(d_in, d_out, w, b, lo, "test");
     ASSERT_TRUE(lr.ok()) << lr.status().ToString();
     const int64_t rows = 29;
@@ -237,8 +239,10 @@ TEST(LinearTest, MatchesReferenceAndIsBitwiseIndependentOfBatch) {
                                   std::span<const float>(x).subspan(r * d_in, d_in), 1, d_in),
                               MatrixView<float>(y1, 1, d_out), 1)
                       .ok());
-      EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y.begin() + r * d_out)) << "row " << r;
+      EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y.begin() + r * d_out))
+          << "row " << r << " tile_cols " << tile_cols;
     }
+  }
   }
 }
 
