@@ -21,10 +21,18 @@ using AttentionHeadFn = void (*)(const float* qkv, float* ctx, int64_t n_tokens,
                                  int64_t head, int64_t n_heads, int64_t d_head,
                                  float scale, float* scratch);
 
+// LayerNorm of n_rows rows of width d: same contract and numerics as
+// LayerNormRows (encoder_ops.h): statistics and normalisation in double,
+// one float rounding of the normalised value. beta may be null.
+using LayerNormFn = void (*)(const float* x, float* y, int64_t n_rows,
+                             int64_t d, const float* gamma, const float* beta,
+                             float eps);
+
 struct EncoderKernelTable {
   int64_t target = 0;     // Highway target bit
   const char* name = "";  // e.g. "AVX3"
   AttentionHeadFn attention_head = nullptr;
+  LayerNormFn layer_norm = nullptr;
 };
 
 std::vector<const EncoderKernelTable*> CompiledEncoderKernelTables();

@@ -363,8 +363,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
                   const float* word = w.word_emb.data() + seq[p] * d;
                   const float* pos = w.pos_table.data() + p * d;
                   for (int64_t i = 0; i < d; ++i) row[i] = word[i] + scale * pos[i];
-                  LayerNormRows(row, row, 1, d, w.emb_norm_w, w.emb_norm_b,
-                                c.norm_eps);
+                  im.ek->layer_norm(row, row, 1, d, w.emb_norm_w.data(),
+                                    w.emb_norm_b.data(), c.norm_eps);
                 }
               });
   im.Lap(&tm.embedding);
@@ -376,8 +376,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     Impl::Layer& l = im.layers[static_cast<size_t>(li)];
     // Attention block: h += Dense(Attn(LN1(h))).
     im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-      LayerNormRows(h + r0 * d, t + r0 * d, rows, d, lw.norm1_w, lw.norm1_b,
-                    c.norm_eps);
+      im.ek->layer_norm(h + r0 * d, t + r0 * d, rows, d, lw.norm1_w.data(),
+                        lw.norm1_b.data(), c.norm_eps);
     });
     im.Lap(&tm.norms);
     float* qkv = im.big.data();
@@ -399,8 +399,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     im.Lap(&tm.residual);
     // Feedforward block: h += FF(LN2(h)).
     im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-      LayerNormRows(h + r0 * d, t + r0 * d, rows, d, lw.norm2_w, lw.norm2_b,
-                    c.norm_eps);
+      im.ek->layer_norm(h + r0 * d, t + r0 * d, rows, d, lw.norm2_w.data(),
+                        lw.norm2_b.data(), c.norm_eps);
     });
     im.Lap(&tm.norms);
     float* ff_out = im.ctx.data();
@@ -443,8 +443,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
   }
   if (c.final_norm) {
     im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-      LayerNormRows(h + r0 * d, h + r0 * d, rows, d, w.final_norm_w,
-                    w.final_norm_b, c.norm_eps);
+      im.ek->layer_norm(h + r0 * d, h + r0 * d, rows, d, w.final_norm_w.data(),
+                        w.final_norm_b.data(), c.norm_eps);
     });
     im.Lap(&tm.norms);
   }

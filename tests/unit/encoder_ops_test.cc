@@ -140,29 +140,51 @@ TEST(AttentionTest, IgnoresRowsBeyondTheSequence) {
   }
 }
 
+// LayerNorm: the plain version and every target's kernel, rows with a large
+// common offset, widths below, at and above the vector width.
 TEST(LayerNormTest, MatchesReference) {
-  for (int64_t d : {1, 3, 17, 768}) {
-    const int64_t rows = 5;
-    std::vector<float> x = Uniform(static_cast<size_t>(rows * d), d, -3, 5);
-    for (float& v : x) v += 100.0f;  // a large common offset
-    const std::vector<float> g = Uniform(static_cast<size_t>(d), 2, 0.5, 1.5);
-    const std::vector<float> b = Uniform(static_cast<size_t>(d), 3);
-    std::vector<float> y(x.size());
-    LayerNormRows(x.data(), y.data(), rows, d, g, b, 1e-12f);
-    for (int64_t r = 0; r < rows; ++r) {
-      double mean = 0, var = 0;
-      for (int64_t i = 0; i < d; ++i) mean += x[r * d + i];
-      mean /= d;
-      for (int64_t i = 0; i < d; ++i) var += std::pow(x[r * d + i] - mean, 2);
-      var /= d;
-      const double inv = 1 / std::sqrt(var + 1e-12);
-      for (int64_t i = 0; i < d; ++i) {
-        const double want = (x[r * d + i] - mean) * inv * g[i] + b[i];
-        // One rounding of the normalised value z, then z g (+ b) in float:
-        // |dy| <= 3 u (|z g| + |b|) (mean and variance are exact in double).
-        const double z = (x[r * d + i] - mean) * inv;
-        const double tol = 3 * kU * (std::fabs(z * g[i]) + std::fabs(b[i])) + 1e-12;
-        EXPECT_NEAR(y[r * d + i], want, tol) << "d=" << d << " r=" << r << " i=" << i;
+  using Fn = void (*)(const float*, float*, int64_t, int64_t, const float*,
+                      const float*, float);
+  std::vector<std::pair<std::string, Fn>> impls = {
+      {"plain", [](const float* x, float* y, int64_t n, int64_t d,
+                   const float* g, const float* b, float eps) {
+         LayerNormRows(x, y, n, d, {g, static_cast<size_t>(d)},
+                       b ? std::span<const float>(b, static_cast<size_t>(d))
+                         : std::span<const float>(),
+                       eps);
+       }}};
+  for (const auto* t : kernels::SupportedEncoderKernelTables()) {
+    impls.emplace_back(t->name, t->layer_norm);
+  }
+  for (const auto& [name, fn] : impls) {
+    for (int64_t d : {1, 3, 17, 768}) {
+      for (bool with_beta : {true, false}) {
+        const int64_t rows = 5;
+        std::vector<float> x = Uniform(static_cast<size_t>(rows * d), d, -3, 5);
+        for (float& v : x) v += 100.0f;  // a large common offset
+        const std::vector<float> g = Uniform(static_cast<size_t>(d), 2, 0.5, 1.5);
+        const std::vector<float> b = Uniform(static_cast<size_t>(d), 3);
+        std::vector<float> y(x.size());
+        fn(x.data(), y.data(), rows, d, g.data(), with_beta ? b.data() : nullptr,
+           1e-12f);
+        for (int64_t r = 0; r < rows; ++r) {
+          double mean = 0, var = 0;
+          for (int64_t i = 0; i < d; ++i) mean += x[r * d + i];
+          mean /= d;
+          for (int64_t i = 0; i < d; ++i) var += std::pow(x[r * d + i] - mean, 2);
+          var /= d;
+          const double inv = 1 / std::sqrt(var + 1e-12);
+          for (int64_t i = 0; i < d; ++i) {
+            const double z = (x[r * d + i] - mean) * inv;
+            const double bi = with_beta ? b[i] : 0.0;
+            const double want = z * g[i] + bi;
+            // One rounding of z, then z g (+ b) in float: |dy| <= 3 u (|z g| +
+            // |b|) (mean and variance are exact in double).
+            const double tol = 3 * kU * (std::fabs(z * g[i]) + std::fabs(bi)) + 1e-12;
+            EXPECT_NEAR(y[r * d + i], want, tol)
+                << name << " d=" << d << " r=" << r << " i=" << i;
+          }
+        }
       }
     }
   }
