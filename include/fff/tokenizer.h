@@ -24,7 +24,7 @@ namespace fff {
 
 struct Encoding {
   std::vector<int32_t> ids;
-  std::vector<int32_t> type_ids;        // per the post-processor template
+  std::vector<int32_t> type_ids;             // per the post-processor template
   std::vector<uint8_t> special_tokens_mask;  // 1 for tokens the template added
   std::vector<uint8_t> attention_mask;  // all 1 (fff never pads an Encoding)
   // Byte range [begin, end) in the input text each token came from; (0, 0)
@@ -38,15 +38,27 @@ struct Encoding {
 
 struct EncodeOptions {
   bool add_special_tokens = true;
-  // Most tokens in the result, special tokens included (0: no limit). Longer
-  // inputs are truncated longest-first (for a pair, one token at a time
-  // from the longer sequence), as HF's TruncationStrategy::LongestFirst.
+  // Most tokens in the result, special tokens included (0: no limit): the
+  // sequences get max_length - NumSpecialTokens(pair) tokens (max_length
+  // itself without special tokens; less than NumSpecialTokens is an
+  // InvalidArgument error). Truncation is HF's TruncationStrategy::
+  // LongestFirst, direction right, stride 0: a single sequence keeps its
+  // first tokens; for a pair the shorter keeps its length if the longer can
+  // have the rest, else each gets half (the longer the odd token), with
+  // "longer" judged as HF judges it (on the lengths left after it stops
+  // tokenizing a sequence at max_length tokens, whole words at a time).
   size_t max_length = 0;
-  // When true, input needing truncation is an error instead.
+  // When true, input needing truncation is an OutOfRange error instead.
   bool error_on_truncation = false;
 };
 
-// Ids of the special roles, read from the file (-1: the file has none).
+// Ids of the special roles, read from the file (-1: the file has none):
+//   unk:  the WordPiece model's unk_token;
+//   cls:  the post-processor's special token right before $A, sep: the one
+//         right after $A (pair template first, then the single one; for
+//         BertProcessing its cls / sep);
+//   mask, pad: the added special token whose content contains "mask" /
+//         "pad" (ASCII case-insensitive), the lowest id if several.
 struct SpecialTokenIds {
   int32_t pad = -1, unk = -1, cls = -1, sep = -1, mask = -1;
 };
@@ -55,7 +67,17 @@ struct SpecialTokenIds {
 class Tokenizer {
  public:
   // Errors name the file and the JSON field (e.g. "tokenizer.json:
-  // normalizer.normalizers[2].type: unsupported \"Precompiled\"").
+  // normalizer.normalizers[2].type: unsupported \"Precompiled\""):
+  // malformed JSON and fields of the wrong type are DataLoss, components fff
+  // does not implement (other models, normalizers, pre-tokenizers,
+  // post-processors, decoders; Replace regexes beyond one quantified
+  // character or class; added tokens with single_word / lstrip / rstrip)
+  // are Unimplemented, an unk_token missing from the vocabulary is
+  // InvalidArgument (HF fails later, on the first unknown word). The file's
+  // `truncation` and `padding` sections are ignored: fff truncates only
+  // through EncodeOptions::max_length and never pads. Added tokens get ids as
+  // HF gives them: a content already in the vocabulary keeps that id (the
+  // file's "id" notwithstanding), a new one takes the next id after it.
   static Result<Tokenizer> FromTokenizerJson(const std::string& path);
   static Result<Tokenizer> FromTokenizerJsonString(std::string_view json,
                                                    std::string source_name);
@@ -69,12 +91,17 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  // Invalid UTF-8 is an error naming the byte offset.
+  // Invalid UTF-8 is an InvalidArgument error naming the byte offset of the
+  // first ill-formed sequence. Empty or whitespace-only text gives only the
+  // template's special tokens. Offsets are byte ranges of `text`, exactly
+  // HF's (its character offsets converted to bytes).
   Result<Encoding> Encode(std::string_view text,
                           const EncodeOptions& options = {}) const;
   Result<Encoding> EncodePair(std::string_view text_a, std::string_view text_b,
                               const EncodeOptions& options = {}) const;
-  // WordPiece decoding as HF's decoder (prefix joined, cleanup applied).
+  // WordPiece decoding as HF's decoder (prefix joined, cleanup applied; no
+  // decoder in the file: tokens joined by spaces). Ids that are no token
+  // are skipped, as HF does.
   Result<std::string> Decode(std::span<const int32_t> ids,
                              bool skip_special_tokens = true) const;
 

@@ -3,6 +3,7 @@
 //
 //   fff-bench layer                  # the default table (< 2 minutes)
 //   fff-bench layer --preset full    # every variant at every batch size
+//   fff-bench tokenizer --text /tmp/en.txt   # tokenizer MB/s on one thread
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "fff/log.h"
 #include "tools/bench/layer_bench.h"
+#include "tools/bench/tokenizer_bench.h"
 
 namespace {
 
@@ -50,7 +52,37 @@ int main(int argc, char** argv) {
   bool only_1x11 = false;
   layer->add_flag("--only-1x11", only_1x11,
                   "only UltraFastBERT-1x11 and the dense baselines");
+  auto* tokenizer = app.add_subcommand(
+      "tokenizer", "WordPiece tokenizer throughput (MB/s, one thread)");
+  fff::bench::TokenizerBenchOptions tok_opt;
+  std::string tok_json_path = "fff-bench-tokenizer.json";
+  tokenizer->add_option("--tokenizer", tok_opt.tokenizer_path,
+                        "tokenizer.json (or a BERT vocab.txt)");
+  tokenizer->add_option(
+      "--text", tok_opt.text_path,
+      "plain UTF-8 text, one input per line (required), e.g. xz -dc "
+      "../shared/data/corpus/wikipedia-en-2015/train.txt.xz | head -c "
+      "20000000 > /tmp/en.txt");
+  tokenizer->add_option("--reps", tok_opt.reps, "timed passes (median)");
+  tokenizer->add_option("--json", tok_json_path,
+                        "where to write the JSON results");
   CLI11_PARSE(app, argc, argv);
+
+  if (tokenizer->parsed()) {
+    const std::string command = JoinArgs(argc, argv);
+    auto report = fff::bench::RunTokenizerBench(tok_opt);
+    if (!report.ok()) {
+      std::fprintf(stderr, "fff-bench: %s\n",
+                   report.status().ToString().c_str());
+      return 1;
+    }
+    std::fputs(fff::bench::TokenizerReportMarkdown(*report, command).c_str(),
+               stdout);
+    std::ofstream(tok_json_path)
+        << fff::bench::TokenizerReportJson(*report, command) << "\n";
+    std::fprintf(stderr, "JSON written to %s\n", tok_json_path.c_str());
+    return 0;
+  }
 
   fff::SetLogCallback(fff::StderrLogCallback, nullptr, fff::LogLevel::kWarning);
   if (preset == "full") {

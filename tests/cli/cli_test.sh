@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The fff CLI end to end on a golden checkpoint: outputs are JSON Lines with
+# the expected fields, and exit codes are 0 (ok), 1 (runtime error: bad
+# input, missing files) and 2 (usage).
+#   cli_test.sh FFF_BINARY TESTS_DATA_DIR
+set -uo pipefail
+fff=$1
+data=$2
+model=$data/golden/fff-1x3
+cls=$data/golden/cls-fff-zero
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+# expect CODE DESCRIPTION -- command...
+expect() {
+  local want=$1 what=$2
+  shift 3
+  "$@" > "$tmp/out" 2> "$tmp/err"
+  local got=$?
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: $what: exit $got, expected $want"; sed 's/^/  stderr: /' "$tmp/err"
+    fails=$((fails + 1))
+  else
+    echo "ok: $what"
+  fi
+}
+# contains FILE TEXT DESCRIPTION
+contains() {
+  if ! grep -qF -- "$2" "$1"; then
+    echo "FAIL: $3: no '$2' in $(head -c 300 "$1")"; fails=$((fails + 1))
+  fi
+}
+
+expect 0 "fill-mask" -- "$fff" fill-mask -m "$model" -k 5 "the man went to the <mask> ."
+contains "$tmp/out" '"masks":[{"position":5,"predictions":[{"id":' "fill-mask output"
+[ "$(grep -o '"id"' "$tmp/out" | wc -l)" = 5 ] || { echo "FAIL: top-5 count"; fails=$((fails + 1)); }
+
+printf 'first <mask> line\nsecond <mask> line\n' > "$tmp/in"
+expect 0 "fill-mask from stdin" -- bash -c "\"$fff\" fill-mask -m \"$model\" < \"$tmp/in\""
+[ "$(wc -l < "$tmp/out")" = 2 ] || { echo "FAIL: one JSON line per stdin line"; fails=$((fails + 1)); }
+
+expect 1 "fill-mask without a mask" -- "$fff" fill-mask -m "$model" "no mask here"
+contains "$tmp/err" 'text 1: no mask token "<mask>"' "no-mask message"
+
+printf 'bad \xff\xfe utf8 <mask>\n' > "$tmp/bad"
+expect 1 "invalid UTF-8" -- bash -c "\"$fff\" fill-mask -m \"$model\" < \"$tmp/bad\""
+contains "$tmp/err" "UTF-8" "invalid UTF-8 message"
+
+long=$(printf 'word %.0s' $(seq 1 200))
+expect 0 "long input is truncated" -- "$fff" embed -m "$model" "$long"
+contains "$tmp/err" "truncated" "truncation notice"
+expect 1 "--no-truncate" -- "$fff" embed -m "$model" --no-truncate "$long"
+
+expect 0 "classify" -- "$fff" classify -m "$cls" "a fine movie" "another one"
+contains "$tmp/out" '"probs":[' "classify probs"
+expect 0 "classify a pair" -- "$fff" classify -m "$cls" --pair-separator '|' "first part|second part"
+expect 1 "classify without a head" -- "$fff" classify -m "$model" "text"
+expect 1 "fill-mask without an MLM head" -- "$fff" fill-mask -m "$cls" "a <mask>"
+
+expect 0 "embed" -- "$fff" embed -m "$model" --normalize --pooling first "hello world"
+contains "$tmp/out" '"embedding":[' "embed output"
+expect 0 "tokenize" -- "$fff" tokenize -m "$model" "Hello, world!"
+contains "$tmp/out" '"tokens":["hell","##o",",","world","!","<sep>"]' "tokenize tokens"
+expect 0 "info" -- "$fff" info -m "$model"
+contains "$tmp/out" '"visited_per_token": 4' "info FFF shape"
+
+expect 1 "missing model folder" -- "$fff" info -m "$tmp/nonexistent"
+contains "$tmp/err" "config.json" "missing folder message"
+expect 2 "unknown flag" -- "$fff" fill-mask --bogus
+expect 2 "no command" -- "$fff"
+expect 2 "bad option value" -- "$fff" fill-mask -k 0 "x <mask>"
+
+expect 0 "synth (small)" -- "$fff" synth -o "$tmp/synth" --layers 1 --hidden 32 --heads 2 --depth 3 --vocab 2048 --max-seq 16
+expect 0 "bench on it" -- "$fff" bench -m "$tmp/synth" --batches 1 2 --seq 16 --reps 1 --min-time-ms 1 --breakdown
+contains "$tmp/out" '"tokens_per_s":' "bench JSON"
+contains "$tmp/err" "meaningless" "synthetic notice"
+
+if [ "$fails" != 0 ]; then echo "$fails failure(s)"; exit 1; fi
+echo "all CLI checks passed"
