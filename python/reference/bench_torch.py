@@ -122,6 +122,8 @@ def main():
     ap.add_argument("--intermed", type=int, default=3072)
     ap.add_argument("--depth", type=int, default=11)
     ap.add_argument("--vocab", type=int, default=32768)
+    ap.add_argument("--parts", default="encoder,encoder+mlm",
+                    help="comma list of encoder, encoder+mlm (ignored with --breakdown)")
     ap.add_argument("--breakdown", action="store_true", help="time components instead of end to end")
     args = ap.parse_args()
     models = args.models.split(",")
@@ -153,7 +155,7 @@ def main():
             set_threads(t, blas)
             for b in batches:
                 ids = torch.randint(0, args.vocab, (b, args.seq), generator=gen)
-                parts = [("encoder", False), ("encoder+mlm", True)]
+                parts = [(p, p == "encoder+mlm") for p in args.parts.split(",")]
                 if args.breakdown:
                     parts = [("encoder+mlm", True)]
                 for part, head in parts:
