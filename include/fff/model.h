@@ -151,7 +151,7 @@ class Model {
   // Sentence embeddings [n_sequences, d_model]: mean over the sequence's
   // tokens (`mean`) or its first token, optionally L2-normalised.
   Status Embed(SequenceList sequences, bool mean, bool normalize,
-               std::vector<float>* embeddings);
+               std::vector<float>* embeddings, SequenceList type_ids = {});
 
  private:
   struct Impl;

@@ -77,7 +77,7 @@ struct Model::Impl {
     std::optional<FffLayer> fff;
   };
   std::vector<Layer> layers;
-  std::optional<Linear> decoder, pooler, head;
+  std::optional<Linear> decoder, pooler, head, mlm_transform;
 
   bool profiling = false;
   ComponentTimes times;
@@ -174,6 +174,15 @@ Status Model::Impl::Build(const ModelOptions& options) {
     lw.qkv_w = {};
     lw.attn_out_w = {};
   }
+  if (!w.mlm_dense_w.empty()) {
+    LinearOptions gelu = lo;
+    gelu.activation = LinearActivation::kGelu;
+    FFF_ASSIGN_OR_RETURN(
+        Linear t, Linear::Create(c.d_model, c.d_model, w.mlm_dense_w,
+                                 w.mlm_dense_b, gelu, "mlm transform"));
+    mlm_transform = std::move(t);
+    w.mlm_dense_w = {};
+  }
   if (!w.decoder_w.empty()) {
     FFF_ASSIGN_OR_RETURN(
         Linear d, Linear::Create(c.d_model, c.vocab_size, w.decoder_w,
@@ -230,18 +239,15 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
   FFF_ASSIGN_OR_RETURN(std::string config_text,
                        ReadTextFile(config_path, 1 << 20));
   FFF_ASSIGN_OR_RETURN(im.cfg, ParseModelConfig(config_text, config_path));
-  if (im.cfg.family != ModelFamily::kCrammedBert) {
-    return Status(StatusCode::kUnimplemented,
-                  fmt::format("{}: HuggingFace BERT checkpoints are parsed but "
-                              "not yet loadable (only the crammedBERT family "
-                              "is)",
-                              config_path));
-  }
   const std::string weights_path =
       (fs::path(dir) / "model.safetensors").string();
   FFF_ASSIGN_OR_RETURN(SafetensorsReader reader,
                        SafetensorsReader::Open(weights_path));
-  FFF_ASSIGN_OR_RETURN(im.w, LoadCrammedWeights(reader, &im.cfg));
+  if (im.cfg.family == ModelFamily::kCrammedBert) {
+    FFF_ASSIGN_OR_RETURN(im.w, LoadCrammedWeights(reader, &im.cfg));
+  } else {
+    FFF_ASSIGN_OR_RETURN(im.w, LoadHfBertWeights(reader, &im.cfg));
+  }
   im.n_parameters = im.w.n_parameters;
   auto ms_since = [&t0] {
     return std::chrono::duration<double, std::milli>(
@@ -329,12 +335,33 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
                      EncoderTrace* trace, SequenceList type_ids) {
   Impl& im = *impl_;
   const ModelConfig& c = im.cfg;
-  if (!type_ids.empty()) {
-    return InvalidArgumentError(
-        "fff: type_ids: this model has no token-type embedding");
-  }
   std::vector<int64_t> seq_start;
   FFF_RETURN_IF_ERROR(im.Validate(sequences, &seq_start));
+  if (!type_ids.empty()) {
+    if (im.w.type_emb.empty()) {
+      return InvalidArgumentError(
+          "fff: type_ids: this model has no token-type embedding");
+    }
+    if (type_ids.size() != sequences.size()) {
+      return InvalidArgumentError(fmt::format(
+          "fff: type_ids: expected one list per sequence ({}), got {}",
+          sequences.size(), type_ids.size()));
+    }
+    for (size_t s = 0; s < type_ids.size(); ++s) {
+      if (type_ids[s].size() != sequences[s].size()) {
+        return InvalidArgumentError(fmt::format(
+            "fff: type_ids of sequence {}: expected {} ids, got {}", s,
+            sequences[s].size(), type_ids[s].size()));
+      }
+      for (int32_t t : type_ids[s]) {
+        if (t < 0 || t >= c.type_vocab_size) {
+          return InvalidArgumentError(fmt::format(
+              "fff: type_ids of sequence {}: expected ids in [0, {}), got {}",
+              s, c.type_vocab_size, t));
+        }
+      }
+    }
+  }
   const int64_t n = seq_start.back();
   const int64_t d = c.d_model;
   Grow(im.h, n * d);
@@ -363,6 +390,12 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
                   const float* word = w.word_emb.data() + seq[p] * d;
                   const float* pos = w.pos_table.data() + p * d;
                   for (int64_t i = 0; i < d; ++i) row[i] = word[i] + scale * pos[i];
+                  if (!w.type_emb.empty()) {  // HF BERT: type 0 by default
+                    const int32_t type =
+                        type_ids.empty() ? 0 : type_ids[static_cast<size_t>(s)][p];
+                    const float* te = w.type_emb.data() + type * d;
+                    for (int64_t i = 0; i < d; ++i) row[i] += te[i];
+                  }
                   im.ek->layer_norm(row, row, 1, d, w.emb_norm_w.data(),
                                     w.emb_norm_b.data(), c.norm_eps);
                 }
@@ -374,17 +407,25 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
   for (int64_t li = 0; li < c.n_layers; ++li) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(li)];
     Impl::Layer& l = im.layers[static_cast<size_t>(li)];
-    // Attention block: h += Dense(Attn(LN1(h))).
-    im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-      im.ek->layer_norm(h + r0 * d, t + r0 * d, rows, d, lw.norm1_w.data(),
-                        lw.norm1_b.data(), c.norm_eps);
-    });
-    im.Lap(&tm.norms);
+    // Attention block. Pre-LN (crammedBERT): h += Dense(Attn(LN1(h))).
+    // Post-LN (BERT): h = LN1(h + Dense(Attn(h))).
+    const bool pre = c.pre_norm;
+    auto norm_rows = [&](const float* in, float* out,
+                         const std::vector<float>& g,
+                         const std::vector<float>& b) {
+      im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
+        im.ek->layer_norm(in + r0 * d, out + r0 * d, rows, d, g.data(),
+                          b.data(), c.norm_eps);
+      });
+      im.Lap(&tm.norms);
+    };
+    if (pre) norm_rows(h, t, lw.norm1_w, lw.norm1_b);
+    const float* attn_in = pre ? t : h;
     float* qkv = im.big.data();
-    FFF_RETURN_IF_ERROR(l.qkv->Forward(MatrixView<const float>(
-                                           {t, static_cast<size_t>(n * d)}, n, d),
-                                       MatrixView<float>({qkv, static_cast<size_t>(n * 3 * d)}, n, 3 * d),
-                                       im.n_threads));
+    FFF_RETURN_IF_ERROR(l.qkv->Forward(
+        MatrixView<const float>({attn_in, static_cast<size_t>(n * d)}, n, d),
+        MatrixView<float>({qkv, static_cast<size_t>(n * 3 * d)}, n, 3 * d),
+        im.n_threads));
     im.Lap(&tm.qkv);
     AttentionAll(*im.ek, qkv, im.ctx.data(), seq_start, c.n_heads, d_head,
                  lw.norm_factor, im.n_threads, im.scores);
@@ -397,14 +438,12 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
       AddInPlace(h + r0 * d, t + r0 * d, rows * d);
     });
     im.Lap(&tm.residual);
-    // Feedforward block: h += FF(LN2(h)).
-    im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-      im.ek->layer_norm(h + r0 * d, t + r0 * d, rows, d, lw.norm2_w.data(),
-                        lw.norm2_b.data(), c.norm_eps);
-    });
-    im.Lap(&tm.norms);
+    if (!pre) norm_rows(h, h, lw.norm1_w, lw.norm1_b);
+    // Feedforward block: h += FF(LN2(h)), or h = LN2(h + FF(h)).
+    if (pre) norm_rows(h, t, lw.norm2_w, lw.norm2_b);
     float* ff_out = im.ctx.data();
-    const MatrixView<const float> t_view({t, static_cast<size_t>(n * d)}, n, d);
+    const MatrixView<const float> t_view({pre ? t : h, static_cast<size_t>(n * d)},
+                                         n, d);
     const MatrixView<float> out_view({ff_out, static_cast<size_t>(n * d)}, n, d);
     if (l.fff) {
       FffTrace ft;
@@ -439,6 +478,7 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
       AddInPlace(h + r0 * d, ff_out + r0 * d, rows * d);
     });
     im.Lap(&tm.residual);
+    if (!pre) norm_rows(h, h, lw.norm2_w, lw.norm2_b);
     if (trace != nullptr) trace->layers.emplace_back(h, h + n * d);
   }
   if (c.final_norm) {
@@ -461,8 +501,24 @@ Status Model::MlmLogits(MatrixView<const float> hidden_rows,
                   "classification checkpoint)");
   }
   const int64_t v = im.cfg.vocab_size;
+  const int64_t d = im.cfg.d_model;
   logits->resize(static_cast<size_t>(hidden_rows.rows * v));
   if (im.profiling) im.lap_start = std::chrono::steady_clock::now();
+  std::vector<float> transformed;
+  if (im.mlm_transform) {  // HF BERT: LayerNorm(GELU(x W^T + b))
+    if (hidden_rows.rows > 1 && hidden_rows.stride != d) {
+      return InvalidArgumentError("fff: hidden_rows: expected contiguous rows");
+    }
+    transformed.resize(static_cast<size_t>(hidden_rows.rows * d));
+    FFF_RETURN_IF_ERROR(im.mlm_transform->Forward(
+        hidden_rows, MatrixView<float>(transformed, hidden_rows.rows, d),
+        im.n_threads));
+    im.ek->layer_norm(transformed.data(), transformed.data(), hidden_rows.rows,
+                      d, im.w.mlm_norm_w.data(), im.w.mlm_norm_b.data(),
+                      im.cfg.norm_eps);
+    hidden_rows = MatrixView<const float>(std::span<const float>(transformed),
+                                          hidden_rows.rows, d);
+  }
   Status st = im.decoder->Forward(
       hidden_rows, MatrixView<float>(*logits, hidden_rows.rows, v),
       im.n_threads);
@@ -548,9 +604,9 @@ Status Model::Classify(SequenceList sequences, std::vector<float>* logits,
 }
 
 Status Model::Embed(SequenceList sequences, bool mean, bool normalize,
-                    std::vector<float>* embeddings) {
+                    std::vector<float>* embeddings, SequenceList type_ids) {
   std::vector<float> hidden;
-  FFF_RETURN_IF_ERROR(Encode(sequences, &hidden));
+  FFF_RETURN_IF_ERROR(Encode(sequences, &hidden, nullptr, type_ids));
   const int64_t d = impl_->cfg.d_model;
   const int64_t n_seq = static_cast<int64_t>(sequences.size());
   embeddings->resize(static_cast<size_t>(n_seq * d));

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <set>
 #include <string>
 
@@ -19,6 +21,14 @@ class TensorReader {
   explicit TensorReader(const SafetensorsReader& r) : r_(r) {}
 
   bool Has(const std::string& name) const { return r_.Find(name) != nullptr; }
+  // The first of `names` present, or the first one (so that the error for
+  // a missing tensor names the preferred spelling).
+  std::string Pick(std::initializer_list<std::string> names) const {
+    for (const std::string& n : names) {
+      if (Has(n)) return n;
+    }
+    return *names.begin();
+  }
 
   Status Read(const std::string& name, std::vector<int64_t> shape,
               std::vector<float>* out) {
@@ -202,6 +212,131 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
     const int64_t n_labels = hw->shape[0];
     FFF_RETURN_IF_ERROR(tr.Read("head.weight", {n_labels, head_in}, &w.head_w));
     FFF_RETURN_IF_ERROR(tr.Read("head.bias", {n_labels}, &w.head_b));
+  }
+  tr.ReportUnused();
+  w.n_parameters = tr.n_parameters();
+  return w;
+}
+
+Result<ModelWeights> LoadHfBertWeights(const SafetensorsReader& reader,
+                                       ModelConfig* cfg) {
+  ModelConfig& c = *cfg;
+  TensorReader tr(reader);
+  ModelWeights w;
+  const int64_t d = c.d_model, v = c.vocab_size;
+  const std::string p =
+      tr.Has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  // LayerNorm parameters: weight/bias, or gamma/beta in older checkpoints.
+  auto read_norm = [&](const std::string& base, std::vector<float>* g,
+                       std::vector<float>* b) -> Status {
+    FFF_RETURN_IF_ERROR(
+        tr.Read(tr.Pick({base + ".weight", base + ".gamma"}), {d}, g));
+    return tr.Read(tr.Pick({base + ".bias", base + ".beta"}), {d}, b);
+  };
+  FFF_RETURN_IF_ERROR(
+      tr.Read(p + "embeddings.word_embeddings.weight", {v, d}, &w.word_emb));
+  FFF_RETURN_IF_ERROR(tr.Read(p + "embeddings.position_embeddings.weight",
+                              {c.max_seq_length, d}, &w.pos_table));
+  w.pos_scale = 1.0f;
+  if (c.type_vocab_size > 0) {
+    FFF_RETURN_IF_ERROR(tr.Read(p + "embeddings.token_type_embeddings.weight",
+                                {c.type_vocab_size, d}, &w.type_emb));
+  }
+  FFF_RETURN_IF_ERROR(
+      read_norm(p + "embeddings.LayerNorm", &w.emb_norm_w, &w.emb_norm_b));
+
+  const int64_t n_heads = c.n_heads, d_head = d / n_heads;
+  w.layers.resize(static_cast<size_t>(c.n_layers));
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    LayerWeights& l = w.layers[static_cast<size_t>(i)];
+    const std::string b = fmt::format("{}encoder.layer.{}.", p, i);
+    std::vector<float> qkv_w[3], qkv_b[3];
+    const char* parts[3] = {"query", "key", "value"};
+    for (int k = 0; k < 3; ++k) {
+      const std::string n = b + "attention.self." + parts[k];
+      FFF_RETURN_IF_ERROR(tr.Read(n + ".weight", {d, d}, &qkv_w[k]));
+      FFF_RETURN_IF_ERROR(tr.Read(n + ".bias", {d}, &qkv_b[k]));
+    }
+    // Interleave per head: rows h*3*d_head + k*d_head + j = part k's row
+    // h*d_head + j (the Megatron layout the attention kernel reads).
+    l.qkv_w.resize(static_cast<size_t>(3 * d * d));
+    l.qkv_b.resize(static_cast<size_t>(3 * d));
+    for (int64_t h = 0; h < n_heads; ++h) {
+      for (int k = 0; k < 3; ++k) {
+        for (int64_t j = 0; j < d_head; ++j) {
+          const int64_t dst = h * 3 * d_head + k * d_head + j;
+          const int64_t src = h * d_head + j;
+          std::copy_n(qkv_w[k].begin() + src * d, d, l.qkv_w.begin() + dst * d);
+          l.qkv_b[static_cast<size_t>(dst)] = qkv_b[k][static_cast<size_t>(src)];
+        }
+      }
+    }
+    l.norm_factor =
+        static_cast<float>(1.0 / std::sqrt(static_cast<double>(d_head)));
+    FFF_RETURN_IF_ERROR(
+        tr.Read(b + "attention.output.dense.weight", {d, d}, &l.attn_out_w));
+    FFF_RETURN_IF_ERROR(
+        tr.Read(b + "attention.output.dense.bias", {d}, &l.attn_out_b));
+    FFF_RETURN_IF_ERROR(
+        read_norm(b + "attention.output.LayerNorm", &l.norm1_w, &l.norm1_b));
+    FFF_RETURN_IF_ERROR(
+        tr.Read(b + "intermediate.dense.weight", {c.d_ff, d}, &l.ff_in_w));
+    FFF_RETURN_IF_ERROR(
+        tr.Read(b + "intermediate.dense.bias", {c.d_ff}, &l.ff_in_b));
+    FFF_RETURN_IF_ERROR(
+        tr.Read(b + "output.dense.weight", {d, c.d_ff}, &l.ff_out_w));
+    FFF_RETURN_IF_ERROR(tr.Read(b + "output.dense.bias", {d}, &l.ff_out_b));
+    FFF_RETURN_IF_ERROR(
+        read_norm(b + "output.LayerNorm", &l.norm2_w, &l.norm2_b));
+  }
+
+  // Heads: the MLM head (cls.predictions.*) and/or a classifier on the
+  // pooler (bert.pooler.dense + classifier).
+  if (tr.Has("cls.predictions.bias")) {
+    c.mlm_transform = true;
+    c.decoder_bias = true;
+    const std::string m = "cls.predictions.";
+    FFF_RETURN_IF_ERROR(
+        tr.Read(m + "transform.dense.weight", {d, d}, &w.mlm_dense_w));
+    FFF_RETURN_IF_ERROR(
+        tr.Read(m + "transform.dense.bias", {d}, &w.mlm_dense_b));
+    FFF_RETURN_IF_ERROR(
+        read_norm(m + "transform.LayerNorm", &w.mlm_norm_w, &w.mlm_norm_b));
+    FFF_RETURN_IF_ERROR(tr.Read(m + "bias", {v}, &w.decoder_b));
+    if (tr.Has(m + "decoder.weight")) {
+      FFF_RETURN_IF_ERROR(tr.Read(m + "decoder.weight", {v, d}, &w.decoder_w));
+    } else {
+      w.decoder_w = w.word_emb;  // tied
+    }
+    if (tr.Has(m + "decoder.bias")) tr.MarkUsed(m + "decoder.bias");
+  } else {
+    c.mlm_transform = false;
+  }
+  if (tr.Has("classifier.weight")) {
+    c.pooler = Pooler::kZeroIndex;
+    c.pooler_dense = true;
+    c.pooler_dim = d;
+    FFF_RETURN_IF_ERROR(
+        tr.Read(p + "pooler.dense.weight", {d, d}, &w.pooler_w));
+    FFF_RETURN_IF_ERROR(tr.Read(p + "pooler.dense.bias", {d}, &w.pooler_b));
+    const TensorInfo* cw = reader.Find("classifier.weight");
+    if (cw->shape.size() != 2 || cw->shape[0] < 1 || cw->shape[1] != d) {
+      return Status(StatusCode::kDataLoss,
+                    fmt::format("tensor \"classifier.weight\" in {}: expected "
+                                "shape [n_labels, {}], got {}",
+                                reader.path(), d, ShapeString(cw->shape)));
+    }
+    const int64_t n_labels = cw->shape[0];
+    FFF_RETURN_IF_ERROR(
+        tr.Read("classifier.weight", {n_labels, d}, &w.head_w));
+    FFF_RETURN_IF_ERROR(tr.Read("classifier.bias", {n_labels}, &w.head_b));
+  } else if (tr.Has(p + "pooler.dense.weight")) {
+    tr.MarkUsed(p + "pooler.dense.weight");  // BertModel's unused pooler
+    tr.MarkUsed(p + "pooler.dense.bias");
+  }
+  if (w.decoder_w.empty() && w.head_w.empty()) {
+    FFF_LOG(kInfo, "{}: no MLM or classification head: embeddings only",
+            reader.path());
   }
   tr.ReportUnused();
   w.n_parameters = tr.n_parameters();

@@ -29,12 +29,17 @@ struct LayerWeights {
 
 struct ModelWeights {
   std::vector<float> word_emb;   // [vocab, d_model]
-  std::vector<float> pos_table;  // [max_seq_length, d_model] (unscaled sinusoid)
+  // [max_seq_length, d_model]: crammedBERT's unscaled sinusoid (times
+  // pos_scale), or HF BERT's learned position embeddings (pos_scale 1).
+  std::vector<float> pos_table;
   float pos_scale = 1;
+  std::vector<float> type_emb;  // HF BERT: [type_vocab_size, d_model]
   std::vector<float> emb_norm_w, emb_norm_b;
   std::vector<LayerWeights> layers;
   std::vector<float> final_norm_w, final_norm_b;
   std::vector<float> decoder_w, decoder_b;  // [vocab, d_model]; empty: no MLM head
+  // HF BERT's MLM transform: GELU(x W^T + b), then LayerNorm.
+  std::vector<float> mlm_dense_w, mlm_dense_b, mlm_norm_w, mlm_norm_b;
   std::vector<float> pooler_w, pooler_b;    // [pooler_dim, d_model]; optional
   std::vector<float> head_w, head_b;        // [n_labels, in]; empty: no classifier
   int64_t n_parameters = 0;
@@ -46,6 +51,15 @@ struct ModelWeights {
 // an error naming it with the expected and actual shape.
 Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
                                         ModelConfig* cfg);
+
+// Loads a HuggingFace BERT checkpoint (BertModel, BertForMaskedLM,
+// BertForSequenceClassification names, with or without the "bert." prefix;
+// LayerNorm parameters as weight/bias or gamma/beta). Separate query, key
+// and value matrices are interleaved per head into fff's query_key_value
+// layout. For BERT, LayerWeights::norm1 is attention.output.LayerNorm and
+// norm2 is output.LayerNorm (post-LN: applied after each residual add).
+Result<ModelWeights> LoadHfBertWeights(const SafetensorsReader& reader,
+                                       ModelConfig* cfg);
 
 }  // namespace fff
 

@@ -118,6 +118,17 @@ Result<Encoding> EncodeText(const Tokenizer& tok, const Model& m,
   return r;
 }
 
+// Token-type ids for models that have a token-type embedding (HF BERT),
+// else empty (crammedBERT has none).
+std::vector<std::span<const int32_t>> TypeIds(const Model& m,
+                                              const std::vector<Encoding>& enc) {
+  std::vector<std::span<const int32_t>> types;
+  if (m.config().type_vocab_size > 0) {
+    for (const Encoding& e : enc) types.emplace_back(e.type_ids);
+  }
+  return types;
+}
+
 void PrintLine(const json& j) {
   std::fputs(j.dump(-1, ' ', false, json::error_handler_t::replace).c_str(),
              stdout);
@@ -166,7 +177,8 @@ Status RunFillMask(const CommonOptions& o, int top_k) {
     }
     for (const Encoding& e : enc) seqs.emplace_back(e.ids);
     std::vector<float> hidden;
-    FFF_RETURN_IF_ERROR(m.Encode(seqs, &hidden));
+    const auto types = TypeIds(m, enc);
+    FFF_RETURN_IF_ERROR(m.Encode(seqs, &hidden, nullptr, types));
     // Gather the rows at mask positions, one MLM call for the batch.
     std::vector<float> rows;
     std::vector<std::pair<size_t, size_t>> where;  // (text, position)
@@ -246,7 +258,7 @@ Status RunClassify(const CommonOptions& o, const std::string& pair_separator) {
     std::vector<std::span<const int32_t>> seqs;
     for (const Encoding& e : enc) seqs.emplace_back(e.ids);
     std::vector<float> logits;
-    FFF_RETURN_IF_ERROR(m.Classify(seqs, &logits));
+    FFF_RETURN_IF_ERROR(m.Classify(seqs, &logits, TypeIds(m, enc)));
     for (size_t k = 0; k < enc.size(); ++k) {
       const float* l = logits.data() + k * n_labels;
       json j = {{"text", texts[start + k]},
@@ -281,7 +293,7 @@ Status RunEmbed(const CommonOptions& o, bool mean, bool normalize) {
     std::vector<std::span<const int32_t>> seqs;
     for (const Encoding& e : enc) seqs.emplace_back(e.ids);
     std::vector<float> emb;
-    FFF_RETURN_IF_ERROR(m.Embed(seqs, mean, normalize, &emb));
+    FFF_RETURN_IF_ERROR(m.Embed(seqs, mean, normalize, &emb, TypeIds(m, enc)));
     for (size_t k = 0; k < enc.size(); ++k) {
       const float* e = emb.data() + k * d;
       PrintLine({{"text", texts[start + k]},
