@@ -177,6 +177,20 @@ TEST(WeightsTest, ConfigVocabDisagreesWithEmbedding) {
       << s.message();
 }
 
+TEST(WeightsTest, TokenizerLargerThanTheEmbeddingIsAnError) {
+  BrokenCheckpoint b("fff-1x3", "tok", [](std::vector<TensorToWrite>&) {});
+  fs::copy_file(fs::path(FFF_TEST_DATA_DIR) /
+                    "../../../shared/data/tokenizer/bert-base-uncased-wordpiece/tokenizer.json",
+                fs::path(b.dir()) / "tokenizer.json", fs::copy_options::overwrite_existing);
+  ModelOptions o;
+  o.n_threads = 1;
+  Result<Model> m = Model::Load(b.dir(), o);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("the tokenizer has 30522 ids but the model's embedding has 1536 rows"),
+            std::string::npos)
+      << m.status().message();
+}
+
 TEST(WeightsTest, MissingFilesAreNamed) {
   const Status s = LoadStatus("/nonexistent/fff/model");
   ASSERT_FALSE(s.ok());

@@ -54,7 +54,7 @@ Result<Model> LoadModel(const CommonOptions& o, std::string* dir_out,
   ModelOptions mo;
   mo.linear_block_rows = linear_block_rows;
   mo.n_threads = o.n_threads;
-  mo.load_tokenizer = need_tokenizer;
+  mo.load_tokenizer = true;  // loaded when present; required only if asked
   FFF_ASSIGN_OR_RETURN(Model m, Model::Load(dir, mo));
   if (IsSynthetic(dir)) {
     std::fprintf(stderr,
@@ -338,7 +338,8 @@ Status RunTokenize(const CommonOptions& o) {
 
 Status RunInfo(const CommonOptions& o) {
   std::string dir;
-  FFF_ASSIGN_OR_RETURN(Model m, LoadModel(o, &dir));
+  // Loads the tokenizer when the folder has one, but does not require it.
+  FFF_ASSIGN_OR_RETURN(Model m, LoadModel(o, &dir, /*need_tokenizer=*/false));
   const ModelConfig& c = m.config();
   json j = {
       {"model", dir},
@@ -371,11 +372,14 @@ Status RunInfo(const CommonOptions& o) {
   if (m.n_labels() > 0) {
     j["pooler"] = PoolerName(c.pooler);
   }
-  const Tokenizer& tok = *m.tokenizer();
-  const SpecialTokenIds& s = tok.special_ids();
-  j["tokenizer"] = {{"vocab_size", tok.vocab_size()},
-                    {"pad", s.pad}, {"unk", s.unk}, {"cls", s.cls},
-                    {"sep", s.sep}, {"mask", s.mask}};
+  if (const Tokenizer* tok = m.tokenizer()) {
+    const SpecialTokenIds& s = tok->special_ids();
+    j["tokenizer"] = {{"vocab_size", tok->vocab_size()},
+                      {"pad", s.pad}, {"unk", s.unk}, {"cls", s.cls},
+                      {"sep", s.sep}, {"mask", s.mask}};
+  } else {
+    j["tokenizer"] = nullptr;
+  }
   std::puts(j.dump(2).c_str());
   return Status::Ok();
 }
