@@ -22,7 +22,7 @@ namespace fff::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 
-// Register blocking: NQ queries (<= 4) share every key/value vector loaded,
+// Register blocking: NQ queries (<= kMaxQ) share every key/value vector loaded,
 // so a vector from L1/L2 feeds NQ fused multiply-adds. Per output lane the
 // sum runs in one chain in a fixed order (over head dimensions for scores,
 // over keys for the context), the same for every NQ, NB, NC and n: results
@@ -97,7 +97,12 @@ HWY_INLINE void ContextDispatch(D d, int nc, const float* p, int64_t p_stride,
 }
 
 // Scratch layout: kt [d_head][n_pad] (keys transposed, zero padded), then
-// scores [4][n_pad].
+// scores [kMaxQ][n_pad].
+// Queries per register tile: 8 with 32 vector registers (16 accumulators),
+// 4 with 16. Sharing each loaded key/value vector among more queries halves
+// the L1/L2 traffic per multiply-add, which bounds this kernel.
+constexpr int kMaxQ = HWY_MAX_BYTES >= 64 ? 8 : 4;
+
 void AttentionHead(const float* qkv, float* ctx, int64_t n, int64_t head,
                    int64_t n_heads, int64_t d_head, float scale,
                    float* scratch) {
@@ -125,21 +130,26 @@ void AttentionHead(const float* qkv, float* ctx, int64_t n, int64_t head,
   const V neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
   const V vscale = hn::Set(d, scale);
   const int64_t n_blocks = n_pad / N;
-  for (int64_t i0 = 0; i0 < n; i0 += 4) {
-    const int nq = static_cast<int>(std::min<int64_t>(4, n - i0));
-    const float* q[4];
-    float* out[4];
-    for (int qi = 0; qi < 4; ++qi) {
+  for (int64_t i0 = 0; i0 < n; i0 += kMaxQ) {
+    const int nq = static_cast<int>(std::min<int64_t>(kMaxQ, n - i0));
+    const float* q[kMaxQ];
+    float* out[kMaxQ];
+    for (int qi = 0; qi < kMaxQ; ++qi) {
       const int64_t i = i0 + std::min(qi, nq - 1);
       q[qi] = qkv + i * stride + q_off;
       out[qi] = ctx + i * d_model + head * d_head;
     }
-    V vmax[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+    V vmax[kMaxQ];
+    for (V& m : vmax) m = neg_inf;
     for (int64_t b0 = 0; b0 < n_blocks; b0 += 2) {
       const int nb = static_cast<int>(std::min<int64_t>(2, n_blocks - b0));
-      V acc[4][2];
+      V acc[kMaxQ][2];
       const float* col = kt + b0 * N;
       switch (nq) {
+        case 8: ScoreDispatch<8>(d, nb, q, col, n_pad, d_head, acc); break;
+        case 7: ScoreDispatch<7>(d, nb, q, col, n_pad, d_head, acc); break;
+        case 6: ScoreDispatch<6>(d, nb, q, col, n_pad, d_head, acc); break;
+        case 5: ScoreDispatch<5>(d, nb, q, col, n_pad, d_head, acc); break;
         case 4: ScoreDispatch<4>(d, nb, q, col, n_pad, d_head, acc); break;
         case 3: ScoreDispatch<3>(d, nb, q, col, n_pad, d_head, acc); break;
         case 2: ScoreDispatch<2>(d, nb, q, col, n_pad, d_head, acc); break;
@@ -158,7 +168,7 @@ void AttentionHead(const float* qkv, float* ctx, int64_t n, int64_t head,
         }
       }
     }
-    V inv[4];
+    V inv[kMaxQ];
     for (int qi = 0; qi < nq; ++qi) {
       const V m = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax[qi])));
       V vsum = hn::Zero(d);
@@ -173,9 +183,13 @@ void AttentionHead(const float* qkv, float* ctx, int64_t n, int64_t head,
     for (int64_t c0 = 0; c0 < d_head; c0 += 2 * N) {
       const int nc = static_cast<int>(std::min<int64_t>(2, (d_head - c0) / N));
       const float* v = qkv + v_off + c0;
-      float* o[4];
-      for (int qi = 0; qi < 4; ++qi) o[qi] = out[qi] + c0;
+      float* o[kMaxQ];
+      for (int qi = 0; qi < kMaxQ; ++qi) o[qi] = out[qi] + c0;
       switch (nq) {
+        case 8: ContextDispatch<8>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
+        case 7: ContextDispatch<7>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
+        case 6: ContextDispatch<6>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
+        case 5: ContextDispatch<5>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
         case 4: ContextDispatch<4>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
         case 3: ContextDispatch<3>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
         case 2: ContextDispatch<2>(d, nc, scores, n_pad, v, stride, n, inv, o); break;
@@ -246,7 +260,7 @@ HWY_EXPORT(GetEncoderKernelTable);
 
 int64_t AttentionScratchFloats(int64_t n_tokens, int64_t d_head) {
   const int64_t n_pad = (n_tokens + 15) / 16 * 16;  // widest target: 16 lanes
-  return (d_head + 4) * n_pad;
+  return (d_head + 8) * n_pad;  // kt, then up to 8 rows of scores
 }
 
 std::vector<const EncoderKernelTable*> CompiledEncoderKernelTables() {
