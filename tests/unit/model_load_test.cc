@@ -179,14 +179,18 @@ TEST(WeightsTest, ConfigVocabDisagreesWithEmbedding) {
 
 TEST(WeightsTest, TokenizerLargerThanTheEmbeddingIsAnError) {
   BrokenCheckpoint b("fff-1x3", "tok", [](std::vector<TensorToWrite>&) {});
-  fs::copy_file(fs::path(FFF_TEST_DATA_DIR) /
-                    "../../../shared/data/tokenizer/bert-base-uncased-wordpiece/tokenizer.json",
-                fs::path(b.dir()) / "tokenizer.json", fs::copy_options::overwrite_existing);
+  // The folder's tokenizer with one more token (id 1536) than the 1536-row
+  // embedding.
+  std::string tok = ReadAll(fs::path(b.dir()) / "tokenizer.json");
+  const size_t at = tok.find("\"vocab\": {");
+  ASSERT_NE(at, std::string::npos);
+  tok.insert(at + 10, "\"zzzextra\": 1536, ");
+  std::ofstream(fs::path(b.dir()) / "tokenizer.json") << tok;
   ModelOptions o;
   o.n_threads = 1;
   Result<Model> m = Model::Load(b.dir(), o);
   ASSERT_FALSE(m.ok());
-  EXPECT_NE(m.status().message().find("the tokenizer has 30522 ids but the model's embedding has 1536 rows"),
+  EXPECT_NE(m.status().message().find("the tokenizer has 1537 ids but the model's embedding has 1536 rows"),
             std::string::npos)
       << m.status().message();
 }
