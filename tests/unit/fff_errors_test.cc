@@ -6,20 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/expect_status.h"
 #include "fff/fff.h"
 #include "tests/testing/fff_testing.h"
 
 namespace fff {
 namespace {
 
-void ExpectError(const Status& s, StatusCode code,
-                 std::initializer_list<const char*> parts) {
-  EXPECT_EQ(s.code(), code) << s.ToString();
-  for (const char* p : parts) {
-    EXPECT_NE(s.message().find(p), std::string::npos)
-        << "'" << p << "' missing from: " << s.message();
-  }
-}
+using ::fff::testing::ExpectError;
 
 TEST(FffErrorsTest, Shape) {
   ExpectError(ValidateFffShape({0, 4, 1, 1}), StatusCode::kInvalidArgument,

@@ -12,47 +12,23 @@
 
 #include "fff/model.h"
 #include "fff/safetensors.h"
+#include "tests/testing/golden.h"
 
 namespace fff {
 namespace {
 
 constexpr double kRelTol = 1e-5;  // of each tensor's largest magnitude
 
-std::string Dir(const std::string& m) {
-  return std::string(FFF_TEST_DATA_DIR) + "/golden/" + m;
-}
-
-std::vector<float> F32(const SafetensorsReader& r, const std::string& name) {
-  const TensorInfo* t = r.Find(name);
-  EXPECT_NE(t, nullptr) << name;
-  if (t == nullptr) return {};
-  std::vector<float> v(static_cast<size_t>(t->n_elements));
-  EXPECT_TRUE(r.ReadF32(*t, v).ok()) << name;
-  return v;
-}
-
-std::vector<int32_t> I32(const SafetensorsReader& r, const std::string& name) {
-  const TensorInfo* t = r.Find(name);
-  EXPECT_NE(t, nullptr) << name;
-  if (t == nullptr) return {};
-  std::vector<int32_t> v(static_cast<size_t>(t->n_elements));
-  std::memcpy(v.data(), r.Bytes(*t).data(), v.size() * sizeof(int32_t));
-  return v;
-}
+using ::fff::testing::GoldenF32;
+using ::fff::testing::GoldenI32;
 
 void ExpectClose(const std::vector<float>& got, const std::vector<float>& want,
                  const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double scale = 0, worst = 0;
-  size_t at = 0;
-  for (float w : want) scale = std::max(scale, std::fabs(double{w}));
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double e = std::fabs(double{got[i]} - want[i]);
-    if (e > worst) worst = e, at = i;
-  }
-  EXPECT_LE(worst, kRelTol * scale)
-      << what << ": worst element " << at << " got " << got[at] << " want "
-      << want[at] << " (scale " << scale << ")";
+  ::fff::testing::ExpectRelClose(got, want.data(), want.size(), kRelTol, what);
+}
+
+std::string Dir(const std::string& m) {
+  return std::string(FFF_TEST_DATA_DIR) + "/golden/" + m;
 }
 
 class HfBertGoldenTest : public ::testing::TestWithParam<const char*> {};
@@ -74,23 +50,23 @@ TEST_P(HfBertGoldenTest, MatchesReferencePerLayer) {
   std::vector<std::vector<float>> finals;
   for (int k = 0; g.Find("seq" + std::to_string(k) + ".input_ids") != nullptr; ++k) {
     const std::string p = "seq" + std::to_string(k) + ".";
-    const std::vector<int32_t> ids = I32(g, p + "input_ids");
-    const std::vector<int32_t> types = I32(g, p + "type_ids");
+    const std::vector<int32_t> ids = GoldenI32(g, p + "input_ids");
+    const std::vector<int32_t> types = GoldenI32(g, p + "type_ids");
     const std::span<const int32_t> seq(ids), typ(types);
     std::vector<float> hidden;
     EncoderTrace trace;
     ASSERT_TRUE(m.Encode({&seq, 1}, &hidden, &trace, {&typ, 1}).ok());
-    ExpectClose(trace.embedding, F32(g, p + "embedding"), model + " " + p + "embedding");
+    ExpectClose(trace.embedding, GoldenF32(g, p + "embedding"), model + " " + p + "embedding");
     for (int64_t i = 0; i < c.n_layers; ++i) {
-      ExpectClose(trace.layers[i], F32(g, p + "layer" + std::to_string(i)),
+      ExpectClose(trace.layers[i], GoldenF32(g, p + "layer" + std::to_string(i)),
                   model + " " + p + "layer" + std::to_string(i));
     }
-    ExpectClose(hidden, F32(g, p + "final"), model + " " + p + "final");
+    ExpectClose(hidden, GoldenF32(g, p + "final"), model + " " + p + "final");
     std::vector<float> emb;
     ASSERT_TRUE(m.Embed({&seq, 1}, true, false, &emb, {&typ, 1}).ok());
-    ExpectClose(emb, F32(g, p + "embed_mean"), model + " mean");
+    ExpectClose(emb, GoldenF32(g, p + "embed_mean"), model + " mean");
     ASSERT_TRUE(m.Embed({&seq, 1}, false, false, &emb, {&typ, 1}).ok());
-    ExpectClose(emb, F32(g, p + "embed_first"), model + " first");
+    ExpectClose(emb, GoldenF32(g, p + "embed_first"), model + " first");
     if (m.has_mlm_head()) {
       std::vector<float> logits;
       ASSERT_TRUE(m.MlmLogits(MatrixView<const float>(std::span<const float>(hidden),
@@ -98,12 +74,12 @@ TEST_P(HfBertGoldenTest, MatchesReferencePerLayer) {
                                                       c.d_model),
                               &logits)
                       .ok());
-      ExpectClose(logits, F32(g, p + "mlm_logits"), model + " " + p + "mlm_logits");
+      ExpectClose(logits, GoldenF32(g, p + "mlm_logits"), model + " " + p + "mlm_logits");
     }
     if (m.n_labels() > 0) {
       std::vector<float> logits;
       ASSERT_TRUE(m.Classify({&seq, 1}, &logits, {&typ, 1}).ok());
-      ExpectClose(logits, F32(g, p + "logits"), model + " " + p + "logits");
+      ExpectClose(logits, GoldenF32(g, p + "logits"), model + " " + p + "logits");
     }
     all_ids.push_back(ids);
     all_types.push_back(types);

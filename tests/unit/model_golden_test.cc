@@ -14,9 +14,13 @@
 
 #include "fff/model.h"
 #include "fff/safetensors.h"
+#include "tests/testing/golden.h"
 
 namespace fff {
 namespace {
+
+using ::fff::testing::GoldenF32;
+using ::fff::testing::GoldenI32;
 
 const char* kModels[] = {"fff-1x3",          "fff-1x3-decoder-only",
                          "fff-1x3-embedding-only", "fff-2x2",
@@ -29,44 +33,13 @@ const char* kModels[] = {"fff-1x3",          "fff-1x3-decoder-only",
 // magnitude is the bound.
 constexpr double kRelTol = 1e-5;
 
-std::string Dir(const std::string& model) {
-  return std::string(FFF_TEST_DATA_DIR) + "/golden/" + model;
-}
-
-std::vector<float> ReadF32(const SafetensorsReader& r, const std::string& name) {
-  const TensorInfo* t = r.Find(name);
-  EXPECT_NE(t, nullptr) << name;
-  if (t == nullptr) return {};
-  std::vector<float> v(static_cast<size_t>(t->n_elements));
-  EXPECT_TRUE(r.ReadF32(*t, v).ok()) << name;
-  return v;
-}
-
-std::vector<int32_t> ReadI32(const SafetensorsReader& r, const std::string& name) {
-  const TensorInfo* t = r.Find(name);
-  EXPECT_NE(t, nullptr) << name;
-  if (t == nullptr) return {};
-  EXPECT_EQ(t->dtype, DType::kI32) << name;
-  std::vector<int32_t> v(static_cast<size_t>(t->n_elements));
-  auto bytes = r.Bytes(*t);
-  std::memcpy(v.data(), bytes.data(), bytes.size());
-  return v;
-}
-
-// Max |got - want| relative to max |want|; prints the worst element.
 void ExpectClose(const std::vector<float>& got, const float* want, size_t n,
                  const std::string& what) {
-  ASSERT_EQ(got.size(), n) << what;
-  double scale = 0, worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(double{want[i]}));
-  for (size_t i = 0; i < n; ++i) {
-    const double e = std::fabs(double{got[i]} - want[i]);
-    if (e > worst) worst = e, at = i;
-  }
-  EXPECT_LE(worst, kRelTol * std::max(scale, 1e-30))
-      << what << ": worst element " << at << " got " << got[at] << " want "
-      << want[at] << " (|err| " << worst << ", scale " << scale << ")";
+  ::fff::testing::ExpectRelClose(got, want, n, kRelTol, what);
+}
+
+std::string Dir(const std::string& model) {
+  return std::string(FFF_TEST_DATA_DIR) + "/golden/" + model;
 }
 
 class GoldenTest : public ::testing::TestWithParam<const char*> {};
@@ -88,33 +61,33 @@ TEST_P(GoldenTest, MatchesReferencePerLayer) {
 
   for (int k = 0; k < 4; ++k) {
     const std::string p = "seq" + std::to_string(k) + ".";
-    const std::vector<int32_t> ids = ReadI32(g, p + "input_ids");
+    const std::vector<int32_t> ids = GoldenI32(g, p + "input_ids");
     const size_t s = ids.size();
     const std::span<const int32_t> seq(ids);
     std::vector<float> hidden;
     EncoderTrace trace;
     ASSERT_TRUE(m.Encode({&seq, 1}, &hidden, &trace).ok());
-    ExpectClose(trace.embedding, ReadF32(g, p + "embedding").data(), s * d,
+    ExpectClose(trace.embedding, GoldenF32(g, p + "embedding").data(), s * d,
                 model + " " + p + "embedding");
     for (int64_t i = 0; i < c.n_layers; ++i) {
       const std::string li = p + "layer" + std::to_string(i);
-      ExpectClose(trace.layers[i], ReadF32(g, li).data(), s * d, model + " " + li);
+      ExpectClose(trace.layers[i], GoldenF32(g, li).data(), s * d, model + " " + li);
       if (c.ff_kind == FfKind::kFff) {
-        const std::vector<int32_t> want = ReadI32(g, li + ".routing");
-        const float margin = ReadF32(g, li + ".min_abs_logit")[0];
+        const std::vector<int32_t> want = GoldenI32(g, li + ".routing");
+        const float margin = GoldenF32(g, li + ".min_abs_logit")[0];
         // A flip is only acceptable at a logit within float32 noise of 0.
         if (margin >= 1e-5f) {
           EXPECT_EQ(trace.routings[i], want) << model << " " << li << " routing";
         }
       }
     }
-    ExpectClose(hidden, ReadF32(g, p + "final").data(), s * d, model + " " + p + "final");
+    ExpectClose(hidden, GoldenF32(g, p + "final").data(), s * d, model + " " + p + "final");
 
     std::vector<float> emb;
     ASSERT_TRUE(m.Embed({&seq, 1}, /*mean=*/true, false, &emb).ok());
-    ExpectClose(emb, ReadF32(g, p + "embed_mean").data(), d, model + " mean");
+    ExpectClose(emb, GoldenF32(g, p + "embed_mean").data(), d, model + " mean");
     ASSERT_TRUE(m.Embed({&seq, 1}, /*mean=*/false, false, &emb).ok());
-    ExpectClose(emb, ReadF32(g, p + "embed_first").data(), d, model + " first");
+    ExpectClose(emb, GoldenF32(g, p + "embed_first").data(), d, model + " first");
 
     if (m.has_mlm_head() && s <= 7) {
       std::vector<float> logits;
@@ -122,23 +95,23 @@ TEST_P(GoldenTest, MatchesReferencePerLayer) {
                                                       static_cast<int64_t>(s), c.d_model),
                               &logits)
                       .ok());
-      ExpectClose(logits, ReadF32(g, p + "mlm_logits").data(),
+      ExpectClose(logits, GoldenF32(g, p + "mlm_logits").data(),
                   s * static_cast<size_t>(c.vocab_size), model + " " + p + "mlm_logits");
     }
     if (m.n_labels() > 0) {
       std::vector<float> logits;
       ASSERT_TRUE(m.Classify({&seq, 1}, &logits).ok());
-      ExpectClose(logits, ReadF32(g, p + "logits").data(),
+      ExpectClose(logits, GoldenF32(g, p + "logits").data(),
                   static_cast<size_t>(m.n_labels()), model + " " + p + "logits");
     }
   }
   if (!m.has_mlm_head()) return;
   for (int j = 0; j < 3; ++j) {
     const std::string p = "fill" + std::to_string(j) + ".";
-    const std::vector<int32_t> ids = ReadI32(g, p + "input_ids");
-    const std::vector<int32_t> pos = ReadI32(g, p + "mask_positions");
-    const std::vector<int32_t> top_ids = ReadI32(g, p + "top5_ids");
-    const std::vector<float> top_p = ReadF32(g, p + "top5_probs");
+    const std::vector<int32_t> ids = GoldenI32(g, p + "input_ids");
+    const std::vector<int32_t> pos = GoldenI32(g, p + "mask_positions");
+    const std::vector<int32_t> top_ids = GoldenI32(g, p + "top5_ids");
+    const std::vector<float> top_p = GoldenF32(g, p + "top5_probs");
     const std::span<const int32_t> seq(ids);
     std::vector<float> hidden, logits;
     ASSERT_TRUE(m.Encode({&seq, 1}, &hidden).ok());
@@ -173,7 +146,7 @@ TEST_P(GoldenTest, BitwiseIndependentOfBatchAndThreads) {
       SafetensorsReader::Open(Dir(model) + "/golden.safetensors");
   ASSERT_TRUE(gr.ok());
   std::vector<std::vector<int32_t>> ids;
-  for (int k = 0; k < 4; ++k) ids.push_back(ReadI32(*gr, "seq" + std::to_string(k) + ".input_ids"));
+  for (int k = 0; k < 4; ++k) ids.push_back(GoldenI32(*gr, "seq" + std::to_string(k) + ".input_ids"));
   ModelOptions one, two;
   one.n_threads = 1;
   two.n_threads = 2;

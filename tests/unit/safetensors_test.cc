@@ -2,6 +2,7 @@
 // conversion, and hostile input (every validation rule, every truncation,
 // systematically garbled headers) giving a Status that names the file, the
 // tensor and expected vs got, never a crash.
+#include "tests/testing/expect_status.h"
 #include "fff/safetensors.h"
 
 #include <gtest/gtest.h>
@@ -26,16 +27,9 @@
 namespace fff {
 namespace {
 
-namespace fs = std::filesystem;
+using ::fff::testing::ExpectError;
 
-void ExpectError(const Status& s, StatusCode code,
-                 std::initializer_list<std::string> parts) {
-  EXPECT_EQ(s.code(), code) << s.ToString();
-  for (const std::string& p : parts) {
-    EXPECT_NE(s.message().find(p), std::string::npos)
-        << "'" << p << "' missing from: " << s.message();
-  }
-}
+namespace fs = std::filesystem;
 
 // A fresh path in the test temp dir; the fixture removes it (and its .tmp).
 class SafetensorsTest : public ::testing::Test {

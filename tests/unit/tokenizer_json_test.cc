@@ -12,10 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/expect_status.h"
 #include "fff/tokenizer.h"
 
 namespace fff {
 namespace {
+
+using ::fff::testing::ExpectError;
 
 using nlohmann::json;
 
@@ -25,15 +28,6 @@ const std::string kTinyJson =
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void ExpectError(const Status& s, StatusCode code,
-                 std::initializer_list<std::string> parts) {
-  EXPECT_EQ(s.code(), code) << s.ToString();
-  for (const std::string& p : parts) {
-    EXPECT_NE(s.message().find(p), std::string::npos)
-        << "'" << p << "' missing from: " << s.message();
-  }
 }
 
 // The tiny tokenizer.json with one JSON-pointer location replaced.

@@ -3,6 +3,7 @@
 // match exactly, ids, type ids and byte offsets, for both tokenizer files;
 // plus the API's contracts and bad input (files and texts), which must give
 // a Status naming the file/field or byte, never a crash.
+#include "tests/testing/expect_status.h"
 #include "fff/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,8 @@
 
 namespace fff {
 namespace {
+
+using ::fff::testing::ExpectError;
 
 using nlohmann::json;
 
@@ -59,15 +62,6 @@ std::string Escaped(std::string_view s) {
     }
   }
   return out;
-}
-
-void ExpectError(const Status& s, StatusCode code,
-                 std::initializer_list<std::string> parts) {
-  EXPECT_EQ(s.code(), code) << s.ToString();
-  for (const std::string& p : parts) {
-    EXPECT_NE(s.message().find(p), std::string::npos)
-        << "'" << p << "' missing from: " << s.message();
-  }
 }
 
 template <class T>
