@@ -33,6 +33,16 @@
 //                                       RepackTorchLinearOut converts it.
 // trace  [n_rows, n_trees, depth+1]     visited node (within its tree) and its
 //                                       logit, per row, tree and level.
+//
+// ---- Gradients (Backward) ---------------------------------------------------
+// With g the global node of visit k = (tree, level) of row r, z its logit,
+// a = GELU(z) and dy = dL/dy of the row:
+//   da  = dy . w_out[g]            dz = da * GELU'(z)   (GELU' = Phi + z phi)
+//   dx       = sum_k dz_k w_in[g_k]
+//   dw_in[g] += sum over rows r visiting g of dz * x_r,   db_in[g] += dz
+//   dw_out[g] += sum over rows r visiting g of a * dy_r
+// Only visited nodes' rows are read or written; the routing decision carries
+// no gradient (as in the paper's masked-dense training module).
 #ifndef FFF_FFF_H_
 #define FFF_FFF_H_
 
@@ -96,7 +106,7 @@ enum class FffStrategy {
 const char* FffStrategyName(FffStrategy strategy);
 
 struct FffOptions {
-  // Threads for Forward: 0 = OpenMP's maximum (OMP_NUM_THREADS or cores).
+  // Threads for Forward and Backward: 0 = OpenMP's maximum (OMP_NUM_THREADS or cores).
   int n_threads = 0;
   FffStrategy strategy = FffStrategy::kAuto;
   // SIMD target by Highway name ("AVX3", "AVX2", "SSE4", "SCALAR"); empty =
@@ -113,6 +123,22 @@ struct FffOptions {
 struct FffTrace {
   std::span<int32_t> nodes;
   std::span<float> logits;
+};
+
+// Routing recorded by Forward (an FffTrace), read by Backward.
+struct FffConstTrace {
+  std::span<const int32_t> nodes;
+  std::span<const float> logits;
+};
+
+// Where Backward writes: dx is overwritten; the three weight gradients are
+// accumulated into (+=), and only the rows of visited nodes are touched, so a
+// caller zeroes them once and may accumulate several batches.
+struct FffGradients {
+  MatrixView<float> dx;     // [n_rows, d_in]
+  std::span<float> dw_in;   // [n_trees*n_nodes, d_in]
+  std::span<float> db_in;   // [n_trees*n_nodes]
+  std::span<float> dw_out;  // [n_trees*n_nodes, d_out], node-major
 };
 
 // A planned FFF layer: validated shape, chosen SIMD target and thresholds,
@@ -135,6 +161,17 @@ class FffLayer {
   // overlap.
   Status Forward(MatrixView<const float> x, MatrixView<float> y,
                  const FffTrace& trace = {});
+
+  // Gradients of a loss given dy = dL/dy [n_rows, d_out], the forward's
+  // input x and its recorded routing (both nodes and logits, as Forward wrote
+  // them; Gradients section above). Every result is bitwise independent of
+  // the thread count: dx per row in visit order; each weight row sums its
+  // rows' terms in ascending row order, one thread per node. A trace whose
+  // nodes are not a root-to-leaf path of the tree is an InvalidArgument
+  // error; gradient buffers may not overlap each other or the inputs.
+  // Allocates its scratch (O(n_rows * n_visited)) per call.
+  Status Backward(MatrixView<const float> x, MatrixView<const float> dy,
+                  const FffConstTrace& trace, const FffGradients& grads);
 
   const FffShape& shape() const;
   // The strategy kAuto resolves to for a batch of n_rows.

@@ -2,6 +2,7 @@
 // target through foreach_target.h). Strategies, layouts and the plan's choice
 // between them are described in docs/kernels.md.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -177,6 +178,29 @@ void RouteGroup(const FffProblem& p, int64_t tree, int32_t start_node,
   }
 }
 
+// y[i] += a * x[i] for i < n: one MulAdd per element (fused where the target
+// has FMA; the tail past the last whole vector uses std::fma), so an element's
+// result depends only on its own operands.
+void Axpy(float a, const float* x, float* y, int64_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, a);
+  size_t i = 0;
+  const size_t un = static_cast<size_t>(n);
+  for (; i + 2 * N <= un; i += 2 * N) {
+    const auto y0 = hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i));
+    const auto y1 =
+        hn::MulAdd(va, hn::LoadU(d, x + i + N), hn::LoadU(d, y + i + N));
+    hn::StoreU(y0, d, y + i);
+    hn::StoreU(y1, d, y + i + N);
+  }
+  for (; i + N <= un; i += N) {
+    hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d,
+               y + i);
+  }
+  for (; i < un; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
 // Output rows of the listed rows from their activations, kGroupRows rows at
 // a time so rows that share a node (consecutive grouped rows share their
 // upper levels) load its w_out row once.
@@ -213,7 +237,7 @@ const FffKernelTable* GetFffKernelTable() {
   static const FffKernelTable table = {HWY_TARGET,  hwy::TargetName(HWY_TARGET),
                                        &RowWalk,    &RouteGroup,
                                        &FinishRows, &GeluArray,
-                                       &Dot};
+                                       &Dot,        &Axpy};
   return &table;
 }
 

@@ -82,6 +82,9 @@ struct FffKernelTable {
   void (*gelu)(const float* in, float* out, int64_t n) = nullptr;
   // The dot product every strategy uses for a logit (without bias).
   float (*dot)(const float* x, const float* w, int64_t n) = nullptr;
+  // y[i] += a * x[i] for i < n, one MulAdd per element (the backward's
+  // accumulation step; an element's result depends only on its operands).
+  void (*axpy)(float a, const float* x, float* y, int64_t n) = nullptr;
 };
 
 // Tables for every target compiled into this binary, best first (whether or

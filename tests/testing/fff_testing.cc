@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -173,6 +174,128 @@ int64_t ResampleForMargin(const FffWeights& w, float* x, int64_t x_stride,
     }
   }
   return redraws;
+}
+
+FffBackwardReference ComputeBackwardReference(
+    const FffWeights& w, const FffReference& fwd, const float* x,
+    int64_t x_stride, const float* dy, int64_t dy_stride,
+    const std::vector<float>& dw_in0, const std::vector<float>& db_in0,
+    const std::vector<float>& dw_out0) {
+  const FffShape& s = w.shape;
+  const int64_t n_rows = fwd.n_rows;
+  const int64_t n_nodes = s.n_nodes();
+  const int64_t total = s.n_total_nodes();
+  const int64_t nv = s.n_visited();
+  const double u = kFloatU;
+  FffBackwardReference ref;
+  ref.dx.assign(static_cast<size_t>(n_rows * s.d_in), 0.0);
+  ref.dx_bound.assign(ref.dx.size(), 0.0);
+  ref.dw_in.assign(dw_in0.begin(), dw_in0.end());
+  ref.db_in.assign(db_in0.begin(), db_in0.end());
+  ref.dw_out.assign(dw_out0.begin(), dw_out0.end());
+  // Magnitude sums first; bounds are assembled at the end.
+  std::vector<double> in_err(ref.dw_in.size(), 0.0), in_mag(ref.dw_in.size());
+  std::vector<double> b_err(ref.db_in.size(), 0.0), b_mag(ref.db_in.size());
+  std::vector<double> out_err(ref.dw_out.size(), 0.0),
+      out_mag(ref.dw_out.size());
+  for (size_t i = 0; i < in_mag.size(); ++i) in_mag[i] = std::fabs(dw_in0[i]);
+  for (size_t i = 0; i < b_mag.size(); ++i) b_mag[i] = std::fabs(db_in0[i]);
+  for (size_t i = 0; i < out_mag.size(); ++i) {
+    out_mag[i] = std::fabs(dw_out0[i]);
+  }
+  std::vector<int64_t> count(static_cast<size_t>(total), 0);
+  std::vector<double> dx_mag(static_cast<size_t>(s.d_in));
+  const double inv_sqrt_2pi = 0.3989422804014327;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* xr = x + r * x_stride;
+    const float* dyr = dy + r * dy_stride;
+    std::fill(dx_mag.begin(), dx_mag.end(), 0.0);
+    for (int64_t k = 0; k < nv; ++k) {
+      const int64_t at = r * nv + k;
+      const int64_t g = k / (s.depth + 1) * n_nodes + fwd.nodes[at];
+      const double z = fwd.logits[at];
+      const double zb = fwd.logit_bound[at];
+      double da = 0, da_mag = 0;
+      for (int64_t o = 0; o < s.d_out; ++o) {
+        const double p = static_cast<double>(dyr[o]) * w.w_out[g * s.d_out + o];
+        da += p;
+        da_mag += std::fabs(p);
+      }
+      const double dda = static_cast<double>(s.d_out + 1) * u * da_mag;
+      const double phi = 0.5 * (1.0 + std::erf(z / std::sqrt(2.0)));
+      const double zpdf = z * inv_sqrt_2pi * std::exp(-0.5 * z * z);
+      const double gp = phi + zpdf;
+      const double dgp = 0.8 * zb + 4 * u * (std::fabs(phi) + std::fabs(zpdf)) +
+                         2 * u;
+      const double dz = da * gp;
+      const double ddz = dda * (std::fabs(gp) + dgp) + std::fabs(da) * dgp +
+                         u * std::fabs(dz);
+      const double a = reference::Gelu(z);
+      const double dact = kGeluLipschitz * zb + kGeluAbsError + u * std::fabs(a);
+      ++count[g];
+      const float* wr = w.w_in.data() + g * s.d_in;
+      for (int64_t i = 0; i < s.d_in; ++i) {
+        const size_t xi = static_cast<size_t>(r * s.d_in + i);
+        ref.dx[xi] += dz * wr[i];
+        ref.dx_bound[xi] += ddz * std::fabs(wr[i]);
+        dx_mag[i] += std::fabs(dz * wr[i]);
+        const size_t wi = static_cast<size_t>(g * s.d_in + i);
+        ref.dw_in[wi] += dz * xr[i];
+        in_err[wi] += ddz * std::fabs(xr[i]);
+        in_mag[wi] += std::fabs(dz * xr[i]);
+      }
+      ref.db_in[g] += dz;
+      b_err[g] += ddz;
+      b_mag[g] += std::fabs(dz);
+      for (int64_t o = 0; o < s.d_out; ++o) {
+        const size_t wo = static_cast<size_t>(g * s.d_out + o);
+        ref.dw_out[wo] += a * dyr[o];
+        out_err[wo] += dact * std::fabs(dyr[o]);
+        out_mag[wo] += std::fabs(a * dyr[o]);
+      }
+    }
+    for (int64_t i = 0; i < s.d_in; ++i) {
+      ref.dx_bound[r * s.d_in + i] +=
+          static_cast<double>(nv + 1) * u * dx_mag[i];
+    }
+  }
+  ref.visited.assign(static_cast<size_t>(total), 0);
+  ref.dw_in_bound.resize(ref.dw_in.size());
+  ref.db_in_bound.resize(ref.db_in.size());
+  ref.dw_out_bound.resize(ref.dw_out.size());
+  for (int64_t g = 0; g < total; ++g) {
+    ref.visited[g] = count[g] > 0;
+    const double f = static_cast<double>(count[g] + 1) * u;
+    for (int64_t i = 0; i < s.d_in; ++i) {
+      const size_t wi = static_cast<size_t>(g * s.d_in + i);
+      ref.dw_in_bound[wi] = in_err[wi] + f * in_mag[wi];
+    }
+    ref.db_in_bound[g] = b_err[g] + f * b_mag[g];
+    for (int64_t o = 0; o < s.d_out; ++o) {
+      const size_t wo = static_cast<size_t>(g * s.d_out + o);
+      ref.dw_out_bound[wo] = out_err[wo] + f * out_mag[wo];
+    }
+  }
+  return ref;
+}
+
+double WorstRatio(const float* got, const std::vector<double>& want,
+                  const std::vector<double>& bound, int64_t* at) {
+  double worst = 0;
+  *at = -1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double err = std::fabs(static_cast<double>(got[i]) - want[i]);
+    // A zero bound (an element no term reaches) demands exact equality.
+    const double ratio = std::isnan(err)          ? 1e300
+                         : err == 0.0             ? 0.0
+                         : bound[i] == 0.0        ? 1e300
+                                                  : err / bound[i];
+    if (ratio > worst) {
+      worst = ratio;
+      *at = static_cast<int64_t>(i);
+    }
+  }
+  return worst;
 }
 
 std::string FffComparison::Describe() const {

@@ -75,6 +75,39 @@ FffReference ComputeReference(const FffWeights& w, const float* x,
 int64_t ResampleForMargin(const FffWeights& w, float* x, int64_t x_stride,
                           int64_t n_rows, uint64_t seed);
 
+// The double-precision gradients of one batch (fff/fff.h, Gradients), added
+// to given initial weight gradients, with per-element error bounds derived
+// from the float arithmetic (u = 2^-24, dz and a per visit, cnt = rows that
+// visit the node):
+//   da:     (d_out + 1) u sum_o |dy_o w_out_o|        (float dot)
+//   GELU':  0.8 |dlogit| + 4u (|Phi| + |z phi|) + 2u  (|GELU''| <= 0.8)
+//   dz:     |dda| (|GELU'| + dGELU') + |da| dGELU' + u |dz|
+//   dx_i:   sum_k |ddz_k w_in_ki| + (n_visited + 1) u sum_k |dz_k w_in_ki|
+//   dw_in:  sum_r |ddz_r x_ri| + (cnt + 1) u (|g0| + sum_r |dz_r x_ri|)
+//   db_in:  sum_r |ddz_r| + (cnt + 1) u (|g0| + sum_r |dz_r|)
+//   dw_out: sum_r da_r |dy_ro| + (cnt + 1) u (|g0| + sum_r |a_r dy_ro|)
+//           with da_r the activation bound of the forward.
+struct FffBackwardReference {
+  std::vector<double> dx, dx_bound;          // [n_rows, d_in]
+  std::vector<double> dw_in, dw_in_bound;    // [n_total, d_in]
+  std::vector<double> db_in, db_in_bound;    // [n_total]
+  std::vector<double> dw_out, dw_out_bound;  // [n_total, d_out] node-major
+  std::vector<uint8_t> visited;              // [n_total]: any row visits it
+};
+
+// `fwd` is ComputeReference of the same batch; dw_in0, db_in0, dw_out0 are
+// the initial gradients (the kernel accumulates into them).
+FffBackwardReference ComputeBackwardReference(
+    const FffWeights& w, const FffReference& fwd, const float* x,
+    int64_t x_stride, const float* dy, int64_t dy_stride,
+    const std::vector<float>& dw_in0, const std::vector<float>& db_in0,
+    const std::vector<float>& dw_out0);
+
+// The worst |got - want| / bound over n elements (> 1 fails); `at` receives
+// its index. NaN counts as a failure.
+double WorstRatio(const float* got, const std::vector<double>& want,
+                  const std::vector<double>& bound, int64_t* at);
+
 // One mismatch: a routing flip, or the worst numeric error.
 struct FffComparison {
   bool ok = true;
