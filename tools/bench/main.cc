@@ -13,6 +13,7 @@
 #include "fff/log.h"
 #include "tools/bench/layer_bench.h"
 #include "tools/bench/tokenizer_bench.h"
+#include "tools/bench/train_bench.h"
 
 namespace {
 
@@ -66,7 +67,38 @@ int main(int argc, char** argv) {
   tokenizer->add_option("--reps", tok_opt.reps, "timed passes (median)");
   tokenizer->add_option("--json", tok_json_path,
                         "where to write the JSON results");
+  auto* train = app.add_subcommand(
+      "train-layer",
+      "one FFF training step (forward + backward): conditional vs "
+      "masked-dense vs dense of the same width (oneDNN)");
+  fff::bench::TrainBenchOptions train_opt;
+  std::string train_json_path = "fff-bench-train.json";
+  train->add_option("--threads", train_opt.threads, "thread counts");
+  train->add_option("--rows", train_opt.rows, "tokens per step");
+  train->add_option("--reps", train_opt.reps, "timed repetitions");
+  bool train_only_1x11 = false;
+  train->add_flag("--only-1x11", train_only_1x11, "only UltraFastBERT-1x11");
+  train->add_option("--json", train_json_path, "where to write the JSON");
   CLI11_PARSE(app, argc, argv);
+
+  if (train->parsed()) {
+    fff::SetLogCallback(fff::StderrLogCallback, nullptr,
+                        fff::LogLevel::kWarning);
+    if (train_only_1x11) train_opt.variants = {{1, 11}};
+    const std::string command = JoinArgs(argc, argv);
+    auto report = fff::bench::RunTrainBench(train_opt);
+    if (!report.ok()) {
+      std::fprintf(stderr, "fff-bench: %s\n",
+                   report.status().ToString().c_str());
+      return 1;
+    }
+    std::fputs(fff::bench::TrainReportMarkdown(*report, command).c_str(),
+               stdout);
+    std::ofstream(train_json_path)
+        << fff::bench::TrainReportJson(*report, command) << "\n";
+    std::fprintf(stderr, "JSON written to %s\n", train_json_path.c_str());
+    return 0;
+  }
 
   if (tokenizer->parsed()) {
     const std::string command = JoinArgs(argc, argv);
