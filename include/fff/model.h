@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fff/status.h"
@@ -57,6 +58,13 @@ struct ModelConfig {
 };
 
 const char* ModelFamilyName(ModelFamily family);
+
+// config.json text in the published crammedBERT form (an "arch" object as the
+// authors' code resolves it) for a kCrammedBert config; Model::Load reads it
+// back to the same architecture. `extra_arch_json`, when not empty, is a JSON
+// object whose fields are added to (or replace those of) "arch".
+Result<std::string> CrammedBertConfigJson(const ModelConfig& config,
+                                          std::string_view extra_arch_json = {});
 const char* PoolerName(Pooler pooler);
 
 struct ModelOptions {

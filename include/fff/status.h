@@ -60,6 +60,9 @@ inline Status NotFoundError(std::string m) {
 inline Status ResourceExhaustedError(std::string m) {
   return Status(StatusCode::kResourceExhausted, std::move(m));
 }
+inline Status DataLossError(std::string m) {
+  return Status(StatusCode::kDataLoss, std::move(m));
+}
 inline Status InternalError(std::string m) {
   return Status(StatusCode::kInternal, std::move(m));
 }

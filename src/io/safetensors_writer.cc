@@ -1,80 +1,16 @@
 // WriteSafetensors: validates everything first, then writes `path`.tmp and
 // renames it over `path`.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 
 #include "fff/safetensors.h"
-#include "src/io/posix_error.h"
+#include "src/io/atomic_file.h"
 #include "src/io/text.h"
 
 namespace fff {
 namespace {
-
-// The file being written; removed unless Commit() succeeds.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (created_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  Status Create() {
-    do {
-      fd_ =
-          ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    } while (fd_ < 0 && errno == EINTR);
-    if (fd_ < 0) return internal::ErrnoError(errno, path_ + ": cannot create");
-    created_ = true;
-    return Status::Ok();
-  }
-
-  Status Write(const void* data, size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return internal::ErrnoError(errno, path_ + ": cannot write");
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-    return Status::Ok();
-  }
-
-  // Flushes, closes and renames the file to `final_path`.
-  Status Commit(const std::string& final_path) {
-    if (::fsync(fd_) != 0) {
-      return internal::ErrnoError(errno, path_ + ": cannot sync");
-    }
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) {
-      return internal::ErrnoError(errno, path_ + ": cannot close");
-    }
-    if (std::rename(path_.c_str(), final_path.c_str()) != 0) {
-      return internal::ErrnoError(
-          errno, final_path + ": cannot rename " + path_ + " to it");
-    }
-    created_ = false;
-    return Status::Ok();
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool created_ = false;
-};
 
 Status Invalid(const std::string& path, const std::string& message) {
   return InvalidArgumentError(path + ": " + message);
@@ -170,7 +106,7 @@ Status WriteSafetensors(const std::string& path,
         static_cast<uint8_t>(static_cast<uint64_t>(json.size()) >> (8 * i));
   }
 
-  TempFile tmp(path + ".tmp");
+  internal::AtomicFile tmp(path);
   FFF_RETURN_IF_ERROR(tmp.Create());
   FFF_RETURN_IF_ERROR(tmp.Write(length, sizeof(length)));
   FFF_RETURN_IF_ERROR(tmp.Write(json.data(), json.size()));
@@ -179,7 +115,7 @@ Status WriteSafetensors(const std::string& path,
       FFF_RETURN_IF_ERROR(tmp.Write(tensors[i].data, sizes[i]));
     }
   }
-  return tmp.Commit(path);
+  return tmp.Commit();
 }
 
 }  // namespace fff

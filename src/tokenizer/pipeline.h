@@ -3,8 +3,10 @@
 #ifndef FFF_SRC_TOKENIZER_PIPELINE_H_
 #define FFF_SRC_TOKENIZER_PIPELINE_H_
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "fff/tokenizer.h"
 #include "src/tokenizer/added_tokens.h"
@@ -32,6 +34,20 @@ struct Pipeline {
   // derived ids (vocab_size, special_ids; see Tokenizer::special_ids).
   void Finish();
 };
+
+// Parses a tokenizer.json document into a finished Pipeline: what
+// Tokenizer::FromTokenizerJsonString does, with the same errors.
+Result<Pipeline> LoadPipelineJson(std::string_view json,
+                                  std::string source_name);
+
+// Calls fn(word) with every pre-token of `input` that Encode hands the
+// WordPiece model, in order: the normalised text of each piece between
+// added tokens, as the pre-tokenizer splits it. Added tokens are not
+// reported. Precondition: `input` is valid UTF-8 and shorter than 4 GiB.
+// Thread-safe (uses the calling thread's workspace); `fn` must not call
+// back into the tokenizer.
+void ForEachPreToken(const Pipeline& pipeline, std::string_view input,
+                     const std::function<void(std::string_view)>& fn);
 
 }  // namespace tok
 

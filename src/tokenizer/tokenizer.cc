@@ -172,6 +172,47 @@ void Pipeline::Finish() {
   }
 }
 
+void ForEachPreToken(const Pipeline& pipeline, std::string_view input,
+                     const std::function<void(std::string_view)>& fn) {
+  Workspace& ws = LocalWorkspace();
+  // The same steps as EncodeSequence / EncodePiece / TokenizeRange, without
+  // the model: raw added tokens, normaliser, normalised added tokens,
+  // pre-tokenizer.
+  const auto split = [&](uint32_t begin, uint32_t end) {
+    ws.spans.clear();
+    pipeline.pre_tokenizer.Split(ws.text, begin, end, &ws.spans,
+                                 &ws.span_scratch);
+    for (const Span& span : ws.spans) {
+      fn(std::string_view(ws.text.text)
+             .substr(span.begin, span.end - span.begin));
+    }
+  };
+  const auto piece = [&](std::string_view text, uint32_t base) {
+    if (text.empty()) return;
+    ws.text.Assign(text, base);
+    pipeline.normalizer.Apply(&ws.text, &ws.scratch);
+    const auto n = static_cast<uint32_t>(ws.text.text.size());
+    if (n == 0) return;
+    ws.normalized_matches.clear();
+    pipeline.added.normalized_matcher().FindMatches(ws.text.text,
+                                                    &ws.normalized_matches);
+    uint32_t pos = 0;
+    for (const AddedMatch& m : ws.normalized_matches) {
+      split(pos, m.begin);
+      pos = m.end;
+    }
+    split(pos, n);
+  };
+  ws.raw_matches.clear();
+  pipeline.added.raw_matcher().FindMatches(input, &ws.raw_matches);
+  uint32_t pos = 0;
+  for (const AddedMatch& m : ws.raw_matches) {
+    piece(input.substr(pos, m.begin - pos), pos);
+    pos = m.end;
+  }
+  piece(input.substr(pos), pos);
+}
+
 }  // namespace tok
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -417,10 +417,19 @@ class Loader {
 
 }  // namespace
 
+namespace tok {
+
+Result<Pipeline> LoadPipelineJson(std::string_view json,
+                                  std::string source_name) {
+  return Loader(std::move(source_name)).Load(json);
+}
+
+}  // namespace tok
+
 Result<Tokenizer> Tokenizer::FromTokenizerJsonString(std::string_view json,
                                                      std::string source_name) {
   FFF_ASSIGN_OR_RETURN(tok::Pipeline pipeline,
-                       Loader(std::move(source_name)).Load(json));
+                       tok::LoadPipelineJson(json, std::move(source_name)));
   auto impl = std::make_unique<Impl>();
   impl->pipeline = std::move(pipeline);
   return Tokenizer(std::move(impl));

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "fff/model.h"
 #include "fff/safetensors.h"
 
 namespace fff::cli {
@@ -21,70 +22,25 @@ void FillNormal(std::vector<float>& v, float stddev, std::mt19937_64& rng) {
   for (float& x : v) x = dist(rng);
 }
 
-nlohmann::json MakeConfig(const SynthSpec& s) {
-  using nlohmann::json;
-  json arch = {
-      {"architectures", {"ScriptableCrammedBERT"}},
-      {"num_transformer_layers", s.layers},
-      {"hidden_size", s.hidden},
-      {"hidden_dropout_prob", 0.1},
-      {"norm", "LayerNorm"},
-      {"norm_eps", 1e-12},
-      {"norm_scheme", "pre"},
-      {"tie_weights", true},
-      {"decoder_bias", false},
-      {"sparse_prediction", 0.25},
-      {"loss", "cross-entropy"},
-      {"objective_layout", "MLM"},
-      {"embedding",
-       {{"vocab_size", s.vocab},
-        {"pos_embedding", "scaled-sinusoidal"},
-        {"dropout_prob", 0.1},
-        {"pad_token_id", 0},
-        {"max_seq_length", s.max_seq},
-        {"embedding_dim", s.hidden},
-        {"normalization", true},
-        {"stable_low_precision", false}}},
-      {"attention",
-       {{"type", "self-attention"},
-        {"causal_attention", false},
-        {"num_attention_heads", s.heads},
-        {"dropout_prob", 0.1},
-        {"skip_output_projection", false},
-        {"qkv_bias", false},
-        {"rotary_embedding", false},
-        {"seq_op_in_fp32", false},
-        {"sequence_op", "torch-softmax"}}},
-      {"init", {{"type", "normal"}, {"std", 0.02}}},
-      {"ffn_layer_frequency", 1},
-      {"skip_head_transform", true},
-      {"use_bias", false},
-      {"final_norm", true},
-      {"num_labels", nullptr},
-      {"classification_head",
-       {{"pooler", "zero_index"},
-        {"include_ff_layer", true},
-        {"head_dim", 1024},
-        {"nonlin", "Tanh"},
-        {"classifier_dropout", 0.1}}},
-      {"fff_synthetic_note",
-       "random weights written by `fff synth`: predictions are meaningless"},
-  };
+ModelConfig MakeConfig(const SynthSpec& s) {
+  ModelConfig c;
+  c.family = ModelFamily::kCrammedBert;
+  c.vocab_size = s.vocab;
+  c.d_model = s.hidden;
+  c.n_layers = s.layers;
+  c.n_heads = s.heads;
+  c.max_seq_length = s.max_seq;
   if (s.ff == "fff") {
-    arch["intermed_type"] = "fff";
-    arch["intermed_size"] = s.trees;
-    arch["intermed_depth"] = s.depth;
-    arch["nonlin"] = "GELU";
+    c.ff_kind = FfKind::kFff;
+    c.fff_trees = s.trees;
+    c.fff_depth = s.depth;
   } else {
-    arch["intermed_type"] = "ff";
-    arch["intermed_size"] = s.intermed;
-    arch["nonlin"] = s.nonlin;
+    c.ff_kind = FfKind::kDense;
+    c.d_ff = s.intermed;
+    c.ff_nonlin = s.nonlin == "GELUglu" ? FfNonlin::kGeluGlu : FfNonlin::kGelu;
   }
-  return json{{"arch", arch},
-              {"architectures", {"ScriptableLMForPreTraining"}},
-              {"model_type", "crammedBERT"},
-              {"torch_dtype", "float32"},
-              {"transformers_version", "4.35.2"}};
+  c.pooler_dim = 1024;
+  return c;
 }
 
 }  // namespace
@@ -164,8 +120,13 @@ Status WriteSyntheticCheckpoint(const std::string& dir, const SynthSpec& s) {
   FFF_RETURN_IF_ERROR(WriteSafetensors((fs::path(dir) / "model.safetensors").string(),
                                        tensors, {{"format", "pt"}}));
   {
+    FFF_ASSIGN_OR_RETURN(
+        std::string config,
+        CrammedBertConfigJson(
+            MakeConfig(s),
+            R"({"fff_synthetic_note": "random weights written by `fff synth`: predictions are meaningless"})"));
     std::ofstream f(fs::path(dir) / "config.json");
-    f << MakeConfig(s).dump(2) << "\n";
+    f << config;
     if (!f) return NotFoundError(fmt::format("{}/config.json: write failed", dir));
   }
   {
