@@ -283,8 +283,10 @@ Status WriteTextFileSynced(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-Status SaveCheckpoint(CrammedBert& model, const std::string& dir,
-                      const std::string& tokenizer_json, bool with_decoder) {
+Status SaveCheckpoint(
+    CrammedBert& model, const std::string& dir,
+    const std::string& tokenizer_json, bool with_decoder,
+    const std::function<Status(const std::string&)>& extra) {
   torch::NoGradGuard no_grad;
   const std::string tmp = dir + ".tmp";
   std::error_code ec;
@@ -324,6 +326,7 @@ Status SaveCheckpoint(CrammedBert& model, const std::string& dir,
     FFF_RETURN_IF_ERROR(
         CopyFile(tokenizer_json, (fs::path(tmp) / "tokenizer.json").string()));
   }
+  if (extra) FFF_RETURN_IF_ERROR(extra(tmp));
   // Swap into place: dir -> dir.old, tmp -> dir, remove dir.old. At every
   // moment one complete checkpoint exists (dir, else dir.old).
   const std::string old = dir + ".old";

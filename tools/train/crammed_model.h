@@ -20,6 +20,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "fff/model.h"
@@ -142,9 +143,13 @@ TORCH_MODULE(CrammedBert);
 // "decoder.weight" too when with_decoder) and copies tokenizer.json from
 // `tokenizer_json` (if not empty). The folder is built next to `dir` and
 // renamed into place, so `dir` is never a half-written checkpoint: an
-// existing `dir` is moved to `dir`.old first and removed after.
-Status SaveCheckpoint(CrammedBert& model, const std::string& dir,
-                      const std::string& tokenizer_json, bool with_decoder);
+// existing `dir` is moved to `dir`.old first and removed after. `extra`,
+// when given, writes more files into the not yet renamed folder (its path is
+// the argument): they are swapped in together with the model.
+Status SaveCheckpoint(
+    CrammedBert& model, const std::string& dir,
+    const std::string& tokenizer_json, bool with_decoder,
+    const std::function<Status(const std::string&)>& extra = {});
 
 // Loads a checkpoint folder written by SaveCheckpoint (or the published
 // layout) into `model`, whose architecture must match: every tensor of the
