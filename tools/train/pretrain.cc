@@ -297,7 +297,9 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     }
   } closer{log};
 
+  int64_t saved_step = o.resume ? st.step : -1;
   auto save = [&]() -> Status {
+    saved_step = st.step;
     Status s = Status::Ok();
     if (dist.is_main()) {
       s = SaveCheckpoint(model, ckpt, o.tokenizer_json, true, [&](const std::string& tmp) {
@@ -354,7 +356,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
         MicroBatch mb = MakeMicroBatch(stream, idx, seq, counts, o.seed, mask_id,
                                        static_cast<int32_t>(cfg.vocab_size));
         auto loss = MlmLossSum(model, mb) / total_targets;
-        if (st.step == o.nan_at_step) loss = loss * std::nan("");
+        if (st.step + 1 == o.nan_at_step) loss = loss * std::nan("");
         loss.backward();
         loss_sum += loss.item<double>();
       }
@@ -375,9 +377,12 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     if (!std::isfinite(loss)) {
       bar.Finish();
       return DataLossError(fmt::format(
-          "pretrain: step {}: the loss is {}; stopped. The last good checkpoint "
-          "({}) is kept: {}",
-          st.step, loss, st.step > 0 ? "if one was saved" : "none yet", ckpt));
+          "pretrain: step {}: the loss is {}; stopped. {}",
+          st.step + 1, loss,
+          saved_step >= 0
+              ? fmt::format("The last good checkpoint (step {}) is kept in {}",
+                            saved_step, ckpt)
+              : std::string("No checkpoint was saved yet")));
     }
     double grad_norm = 0;
     FFF_RETURN_IF_ERROR(TorchCall("pretrain: optimizer step", [&] {

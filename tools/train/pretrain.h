@@ -59,7 +59,8 @@ struct PretrainOptions {
   int threads = 0;  // 0: keep libtorch's
   bool progress = true;
   // Testing knobs: stop (after checkpointing) once this run has done this
-  // many steps, as an interruption would; make the loss of a step NaN.
+  // many steps, as an interruption would; make the loss of step N (1-based,
+  // as in loss.jsonl) NaN.
   int64_t stop_after_steps = -1;
   int64_t nan_at_step = -1;
 };
