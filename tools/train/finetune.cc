@@ -13,6 +13,7 @@
 
 #include "fff/tokenizer.h"
 #include "tools/train/crammed_model.h"
+#include "tools/train/device.h"
 #include "tools/train/progress.h"
 
 namespace fff::train {
@@ -93,6 +94,7 @@ Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
                        EncodeExamples(tok, dev_ex, info.is_pair, max_len, o.max_eval_examples));
   const int64_t pad_id = std::max(0, tok.special_ids().pad);
 
+  FFF_ASSIGN_OR_RETURN(const torch::Device device, ParseDevice(o.device));
   torch::manual_seed(o.seed);
   CrammedOptions mo;
   mo.config = cfg;
@@ -100,6 +102,7 @@ Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
   mo.dropout = o.dropout;
   CrammedBert model(mo);
   FFF_RETURN_IF_ERROR(LoadCheckpointWeights(model, o.model_dir, /*allow_missing_head=*/true));
+  model->to(device);
 
   std::vector<torch::Tensor> params = model->parameters();
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.hp.lr)
@@ -131,9 +134,10 @@ Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
       std::vector<int64_t> idx(std::min<int64_t>(64, res.n_eval - i));
       std::iota(idx.begin(), idx.end(), i);
       auto [ids, mask] = Pad(dev, idx, pad_id);
-      auto logits = model->Classify(ids, mask);
+      AutocastBf16 amp(device, o.autocast);
+      auto logits = model->Classify(ids.to(device), mask.to(device)).to(torch::kFloat);
       auto p = regression ? logits.squeeze(1) : logits.argmax(1).to(torch::kFloat);
-      p = p.contiguous();
+      p = p.to(torch::kCPU).contiguous();
       preds.insert(preds.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
     }
     model->train();
@@ -155,12 +159,16 @@ Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
       auto [ids, mask] = Pad(train, idx, pad_id);
       std::vector<float> lab;
       for (int64_t i : idx) lab.push_back(train.labels[i]);
-      auto y = torch::tensor(lab);
+      auto y = torch::tensor(lab).to(device);
       for (auto& g : opt.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_at(step));
       }
       opt.zero_grad();
-      auto logits = model->Classify(ids, mask);
+      torch::Tensor logits;
+      {
+        AutocastBf16 amp(device, o.autocast);
+        logits = model->Classify(ids.to(device), mask.to(device)).to(torch::kFloat);
+      }
       auto loss = regression
                       ? torch::mse_loss(logits.squeeze(1), y)
                       : torch::nn::functional::cross_entropy(logits, y.to(torch::kLong));

@@ -30,6 +30,8 @@ struct FinetuneOptions {
   double dropout = 0.1;
   uint64_t seed = 1;
   int threads = 0;
+  std::string device = "cpu";  // or cuda[:N] (bf16 autocast when autocast)
+  bool autocast = true;
   bool progress = true;
   std::string out_dir;  // when set, the finetuned checkpoint is saved here
   bool keep_mlm_head = false;  // save the tied decoder too (fill-mask works)

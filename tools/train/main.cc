@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   pre_cmd->add_option("--seed", po.seed, "");
   pre_cmd->add_option("--threads", po.threads, "libtorch threads (0: default)");
   pre_cmd->add_flag("--no-progress", no_progress, "");
+  pre_cmd->add_option("--device", po.device, "cpu or cuda[:N] (bf16 autocast on CUDA)");
   pre_cmd->add_option("--stop-after-steps", po.stop_after_steps,
                       "testing: stop after this many steps of this run");
   pre_cmd->add_option("--nan-at-step", po.nan_at_step, "testing: make this step's loss NaN");
@@ -167,6 +168,8 @@ int main(int argc, char** argv) {
   glue_cmd->add_option("--seed", glue_seed, "");
   glue_cmd->add_option("--threads", glue_threads, "");
   glue_cmd->add_flag("--no-progress", glue_no_progress, "");
+  std::string glue_device = "cpu";
+  glue_cmd->add_option("--device", glue_device, "cpu or cuda[:N]");
 
   CLI11_PARSE(app, argc, argv);
   const std::string command = JoinArgs(argc, argv);
@@ -263,6 +266,7 @@ int main(int argc, char** argv) {
       fo.seed = glue_seed;
       fo.threads = glue_threads;
       fo.progress = !glue_no_progress;
+      fo.device = glue_device;
       fo.out_dir = glue_save;
       fo.keep_mlm_head = glue_keep_mlm;
       auto r = fff::train::Finetune(fo);

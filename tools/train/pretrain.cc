@@ -19,6 +19,7 @@
 #include "src/io/atomic_file.h"
 #include "src/model/config.h"
 #include "tools/train/crammed_model.h"
+#include "tools/train/device.h"
 #include "tools/train/mlm.h"
 #include "tools/train/progress.h"
 
@@ -90,7 +91,8 @@ struct MicroBatch {
 MicroBatch MakeMicroBatch(SequenceStream& stream,
                           const std::vector<int64_t>& indices, int64_t s,
                           const MlmMaskCounts& c, uint64_t seed,
-                          int32_t mask_id, int32_t vocab) {
+                          int32_t mask_id, int32_t vocab,
+                          const torch::Device& device) {
   std::vector<int32_t> tok(static_cast<size_t>(s));
   std::vector<int64_t> ids;
   std::vector<int64_t> pos, lab;
@@ -103,9 +105,11 @@ MicroBatch MakeMicroBatch(SequenceStream& stream,
     ids.insert(ids.end(), tok.begin(), tok.end());
   }
   MicroBatch mb;
-  mb.ids = torch::tensor(ids, torch::kLong).view({static_cast<int64_t>(indices.size()), s});
-  mb.positions = torch::tensor(pos, torch::kLong);
-  mb.labels = torch::tensor(lab, torch::kLong);
+  mb.ids = torch::tensor(ids, torch::kLong)
+               .view({static_cast<int64_t>(indices.size()), s})
+               .to(device);
+  mb.positions = torch::tensor(pos, torch::kLong).to(device);
+  mb.labels = torch::tensor(lab, torch::kLong).to(device);
   return mb;
 }
 
@@ -120,7 +124,9 @@ torch::Tensor MlmLossSum(CrammedBert& model, const MicroBatch& mb) {
 
 // Mean held-out MLM loss over the first n sequences (fixed masking).
 double EvalLoss(CrammedBert& model, const TokenShardSet& set, int64_t n,
-                const MlmMaskCounts& c, int32_t mask_id, int32_t vocab) {
+                const MlmMaskCounts& c, int32_t mask_id, int32_t vocab,
+                const torch::Device& device, bool autocast) {
+  AutocastBf16 amp(device, autocast);
   torch::NoGradGuard g;
   model->eval();
   SequenceStream stream(set, 12345);
@@ -130,7 +136,7 @@ double EvalLoss(CrammedBert& model, const TokenShardSet& set, int64_t n,
   for (int64_t i = 0; i < n; i += 16) {
     std::vector<int64_t> idx;
     for (int64_t j = i; j < std::min(n, i + 16); ++j) idx.push_back(j);
-    MicroBatch mb = MakeMicroBatch(stream, idx, set.seq_len(), c, 777, mask_id, vocab);
+    MicroBatch mb = MakeMicroBatch(stream, idx, set.seq_len(), c, 777, mask_id, vocab, device);
     sum += MlmLossSum(model, mb).item<double>();
     count += mb.labels.numel();
   }
@@ -209,10 +215,12 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     return InvalidArgumentError("pretrain: mask_rate leaves no target per sequence");
   }
 
+  FFF_ASSIGN_OR_RETURN(const torch::Device device, ParseDevice(o.device));
   torch::manual_seed(o.seed);
   CrammedOptions mo;
   mo.config = cfg;
   CrammedBert model(mo);
+  model->to(device);
   model->train();
   std::vector<torch::Tensor> decay, no_decay, all_params;
   for (auto& p : model->named_parameters()) {
@@ -266,7 +274,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     st.last_loss = j["last_loss"].get<double>();
     FFF_RETURN_IF_ERROR(LoadCheckpointWeights(model, dir, false));
     FFF_RETURN_IF_ERROR(TorchCall("pretrain: loading optimizer.pt", [&] {
-      torch::load(optimizer, (fs::path(dir) / "optimizer.pt").string());
+      torch::load(optimizer, (fs::path(dir) / "optimizer.pt").string(), device);
     }));
     // The loss log keeps the steps the checkpoint has.
     if (dist.is_main()) {
@@ -325,7 +333,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     double t = o.budget_s > 0 ? (Now() - t_start) / o.budget_s
                               : static_cast<double>(st.step) / static_cast<double>(o.steps);
     if (o.budget_s > 0 && world > 1) {
-      auto tt = torch::tensor({t}, torch::kDouble);
+      auto tt = torch::tensor({t}, torch::kDouble).to(device);
       FFF_RETURN_IF_ERROR(dist.Broadcast({tt}));
       t = tt.item<double>();
     }
@@ -354,8 +362,12 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
         std::vector<int64_t> idx(mine.begin() + m,
                                  mine.begin() + std::min(mine.size(), m + o.micro_batch));
         MicroBatch mb = MakeMicroBatch(stream, idx, seq, counts, o.seed, mask_id,
-                                       static_cast<int32_t>(cfg.vocab_size));
-        auto loss = MlmLossSum(model, mb) / total_targets;
+                                       static_cast<int32_t>(cfg.vocab_size), device);
+        torch::Tensor loss;
+        {
+          AutocastBf16 amp(device, o.autocast);
+          loss = MlmLossSum(model, mb).to(torch::kFloat) / total_targets;
+        }
         if (st.step + 1 == o.nan_at_step) loss = loss * std::nan("");
         loss.backward();
         loss_sum += loss.item<double>();
@@ -367,7 +379,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
       if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
       grads.push_back(p.grad());
     }
-    auto loss_t = torch::tensor({loss_sum}, torch::kDouble);
+    auto loss_t = torch::tensor({loss_sum}, torch::kDouble).to(device);
     grads.push_back(loss_t);
     {
       torch::NoGradGuard g;
@@ -409,7 +421,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
                                std::max(1e-9, Now() - t_run)));
     if (o.eval_every > 0 && eval_data && st.step % o.eval_every == 0 && dist.is_main()) {
       const double ev = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
-                                 static_cast<int32_t>(cfg.vocab_size));
+                                 static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
       const nlohmann::json e = {{"step", st.step}, {"eval_loss", ev}};
       std::fputs((e.dump() + "\n").c_str(), log);
       std::fflush(log);
@@ -427,7 +439,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
   sum.last_loss = st.last_loss;
   if (eval_data && dist.is_main()) {
     sum.eval_loss = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
-                             static_cast<int32_t>(cfg.vocab_size));
+                             static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
     const nlohmann::json e = {{"step", st.step}, {"eval_loss", sum.eval_loss}};
     std::fputs((e.dump() + "\n").c_str(), log);
   }

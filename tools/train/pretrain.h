@@ -57,6 +57,11 @@ struct PretrainOptions {
   bool resume = false;
   uint64_t seed = 1;
   int threads = 0;  // 0: keep libtorch's
+  // "cpu" or "cuda[:N]"; on CUDA the forward runs under bf16 autocast
+  // (unless autocast is false). FFF layers on CUDA need the CUDA kernels of
+  // the op (a separate issue): until then a CUDA run trains dense models.
+  std::string device = "cpu";
+  bool autocast = true;
   bool progress = true;
   // Testing knobs: stop (after checkpointing) once this run has done this
   // many steps, as an interruption would; make the loss of step N (1-based,
