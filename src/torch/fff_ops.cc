@@ -76,6 +76,20 @@ std::span<T> Span(const at::Tensor& t) {
   return {t.data_ptr<std::remove_const_t<T>>(), static_cast<size_t>(t.numel())};
 }
 
+// A planned layer over contiguous float32 weights (w_out node-major), on
+// libtorch's thread count.
+FffLayer MakeLayer(const FffShape& s, const at::Tensor& w_in,
+                   const at::Tensor& b_in, const at::Tensor& w_out) {
+  FffOptions opt;
+  opt.n_threads = at::get_num_threads();
+  Result<FffLayer> layer = FffLayer::Create(
+      s, {Span<const float>(w_in), Span<const float>(b_in),
+          Span<const float>(w_out)},
+      opt);
+  CheckStatus(layer.status());
+  return std::move(*layer);
+}
+
 std::vector<int64_t> OutShape(const at::Tensor& x, int64_t last) {
   std::vector<int64_t> s(x.sizes().begin(), x.sizes().end());
   s.back() = last;
@@ -102,14 +116,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> ForwardCpu(
         y.data_ptr<double>(), s.d_out, nodes.data_ptr<int32_t>(),
         logits.data_ptr<double>());
   } else {
-    FffOptions opt;
-    opt.n_threads = at::get_num_threads();
-    Result<FffLayer> layer = FffLayer::Create(
-        s, {Span<const float>(w_in), Span<const float>(b_in),
-            Span<const float>(w_out)},
-        opt);
-    CheckStatus(layer.status());
-    CheckStatus(layer->Forward(
+    FffLayer layer = MakeLayer(s, w_in, b_in, w_out);
+    CheckStatus(layer.Forward(
         MatrixView<const float>(Span<const float>(x), d.n_rows, s.d_in),
         MatrixView<float>(Span<float>(y), d.n_rows, s.d_out),
         {Span<int32_t>(nodes), Span<float>(logits)}));
@@ -160,14 +168,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BackwardCpu(
         dx.data_ptr<double>(), s.d_in, dw_in.data_ptr<double>(),
         db_in.data_ptr<double>(), dw_out.data_ptr<double>());
   } else {
-    FffOptions opt;
-    opt.n_threads = at::get_num_threads();
-    Result<FffLayer> layer = FffLayer::Create(
-        s, {Span<const float>(w_in), Span<const float>(b_in),
-            Span<const float>(w_out)},
-        opt);
-    CheckStatus(layer.status());
-    CheckStatus(layer->Backward(
+    FffLayer layer = MakeLayer(s, w_in, b_in, w_out);
+    CheckStatus(layer.Backward(
         MatrixView<const float>(Span<const float>(x), d.n_rows, s.d_in),
         MatrixView<const float>(Span<const float>(dy), d.n_rows, s.d_out),
         {Span<const int32_t>(nodes), Span<const float>(logits)},

@@ -11,6 +11,7 @@
 #include <span>
 
 #include "build_info.h"
+#include "tools/bench/report.h"
 #include "fff/dense_ff.h"
 #include "fff/fff.h"
 #include "tests/testing/fff_testing.h"
@@ -285,13 +286,7 @@ std::vector<TargetCheck> TargetChecks(const LayerBenchReport& rep) {
 std::string LayerReportJson(const LayerBenchReport& rep,
                             const std::string& command) {
   using nlohmann::json;
-  json j;
-  j["benchmark"] = "layer";
-  j["command"] = command;
-  j["commit"] = FFF_GIT_COMMIT;
-  j["machine"] = {{"cpu", rep.machine.cpu_model},
-                  {"cpus", rep.machine.n_cpus},
-                  {"env", rep.machine.env}};
+  json j = ReportHeader("layer", command, rep.machine);
   j["options"] = {{"d_model", rep.options.d_model},
                   {"reps", rep.options.reps},
                   {"fresh_inputs", rep.options.fresh_inputs},

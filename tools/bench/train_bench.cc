@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "build_info.h"
+#include "tools/bench/report.h"
 #include "fff/fff.h"
 #include "src/kernels/fff_kernels.h"
 #include "tests/testing/fff_testing.h"
@@ -218,13 +219,7 @@ Result<TrainBenchReport> RunTrainBench(const TrainBenchOptions& o) {
 std::string TrainReportJson(const TrainBenchReport& rep,
                             const std::string& command) {
   using nlohmann::json;
-  json j;
-  j["benchmark"] = "train-layer";
-  j["command"] = command;
-  j["commit"] = FFF_GIT_COMMIT;
-  j["machine"] = {{"cpu", rep.machine.cpu_model},
-                  {"cpus", rep.machine.n_cpus},
-                  {"env", rep.machine.env}};
+  json j = ReportHeader("train-layer", command, rep.machine);
   j["options"] = {{"d_model", rep.options.d_model},
                   {"rows", rep.options.rows},
                   {"reps", rep.options.reps}};

@@ -20,11 +20,6 @@ namespace fff::train {
 namespace fs = std::filesystem;
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Encoded {
   std::vector<std::vector<int64_t>> ids;
@@ -73,7 +68,7 @@ std::pair<torch::Tensor, torch::Tensor> Pad(const Encoded& e,
 }  // namespace
 
 Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
-  const double t0 = Now();
+  const double t0 = SteadySeconds();
   if (o.threads > 0) at::set_num_threads(o.threads);
   const glue::GlueTaskInfo& info = glue::GetGlueTaskInfo(o.task);
   FFF_ASSIGN_OR_RETURN(ModelConfig cfg, ReadCheckpointConfig(o.model_dir));
@@ -199,7 +194,7 @@ Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
                                        (fs::path(o.model_dir) / "tokenizer.json").string(),
                                        o.keep_mlm_head));
   }
-  res.seconds = Now() - t0;
+  res.seconds = SteadySeconds() - t0;
   return res;
 }
 

@@ -27,11 +27,6 @@ namespace fff::train {
 namespace fs = std::filesystem;
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Status from a torch call that may throw.
 template <class Fn>
@@ -163,7 +158,7 @@ nlohmann::json StateJson(const TrainState& st, const PretrainOptions& o,
 }  // namespace
 
 Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
-  const double t_run = Now();
+  const double t_run = SteadySeconds();
   if (o.threads > 0) at::set_num_threads(o.threads);
   const int world = dist.world_size();
   if (o.micro_batch < 1 || o.batch < 1 || o.batch % (o.micro_batch * world) != 0) {
@@ -325,12 +320,12 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
   SequenceStream stream(data, o.seed);
   Progress bar(o.progress && dist.is_main(), "pretrain");
   PretrainSummary sum;
-  const double t_start = Now() - st.elapsed_s;
+  const double t_start = SteadySeconds() - st.elapsed_s;
   int64_t steps_this_run = 0;
   const int64_t unit = o.micro_batch * world;
   for (;;) {
     // Progress t in [0, 1] (rank 0 decides for a wall-clock budget).
-    double t = o.budget_s > 0 ? (Now() - t_start) / o.budget_s
+    double t = o.budget_s > 0 ? (SteadySeconds() - t_start) / o.budget_s
                               : static_cast<double>(st.step) / static_cast<double>(o.steps);
     if (o.budget_s > 0 && world > 1) {
       auto tt = torch::tensor({t}, torch::kDouble).to(device);
@@ -403,7 +398,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     }));
     st.step += 1;
     st.consumed += batch;
-    st.elapsed_s = Now() - t_start;
+    st.elapsed_s = SteadySeconds() - t_start;
     st.last_loss = loss;
     ++steps_this_run;
     if (log != nullptr) {
@@ -418,7 +413,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
                               : static_cast<double>(st.step) / o.steps,
                fmt::format("step {} loss {:.4f} lr {:.2e} {:.0f} tok/s", st.step, loss, lr,
                            static_cast<double>(steps_this_run * batch * seq) /
-                               std::max(1e-9, Now() - t_run)));
+                               std::max(1e-9, SteadySeconds() - t_run)));
     if (o.eval_every > 0 && eval_data && st.step % o.eval_every == 0 && dist.is_main()) {
       const double ev = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
                                  static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
@@ -443,7 +438,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     const nlohmann::json e = {{"step", st.step}, {"eval_loss", sum.eval_loss}};
     std::fputs((e.dump() + "\n").c_str(), log);
   }
-  sum.seconds = Now() - t_run;
+  sum.seconds = SteadySeconds() - t_run;
   return sum;
 }
 

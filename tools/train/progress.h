@@ -9,6 +9,13 @@
 
 namespace fff::train {
 
+// Seconds on the steady clock.
+inline double SteadySeconds() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 class Progress {
  public:
   Progress(bool enabled, std::string label)
