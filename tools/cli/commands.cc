@@ -24,19 +24,30 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// The folder to use: --model, or the default (synthesised on first use).
-Result<std::string> ResolveModelDir(const CommonOptions& o) {
+// The folder to use: --model, else the trained default model (or, for the
+// benchmark, the synthetic 1x11-long checkpoint, written on first use).
+Result<std::string> ResolveModelDir(const CommonOptions& o, bool bench) {
   if (!o.model_dir.empty()) return o.model_dir;
   std::error_code ec;
-  if (!std::filesystem::exists(
-          std::filesystem::path(kDefaultModelDir) / "model.safetensors", ec)) {
-    std::fprintf(stderr,
-                 "fff: no --model given; writing the embedded default, a "
-                 "synthetic UltraFastBERT-1x11-long checkpoint, to %s\n",
-                 kDefaultModelDir);
-    FFF_RETURN_IF_ERROR(WriteSyntheticCheckpoint(kDefaultModelDir, SynthSpec{}));
+  if (!bench) {
+    if (!std::filesystem::exists(
+            std::filesystem::path(kDefaultModelDir) / "model.safetensors", ec)) {
+      return NotFoundError(fmt::format(
+          "no --model given and the default model {} is missing (it ships in "
+          "the source tree's models/ folder); pass --model DIR",
+          kDefaultModelDir));
+    }
+    return std::string(kDefaultModelDir);
   }
-  return std::string(kDefaultModelDir);
+  if (!std::filesystem::exists(
+          std::filesystem::path(kBenchModelDir) / "model.safetensors", ec)) {
+    std::fprintf(stderr,
+                 "fff: no --model given; writing the benchmark default, a "
+                 "synthetic UltraFastBERT-1x11-long checkpoint, to %s\n",
+                 kBenchModelDir);
+    FFF_RETURN_IF_ERROR(WriteSyntheticCheckpoint(kBenchModelDir, SynthSpec{}));
+  }
+  return std::string(kBenchModelDir);
 }
 
 // True when config.json marks the checkpoint as written by `fff synth`.
@@ -49,8 +60,8 @@ bool IsSynthetic(const std::string& dir) {
 
 Result<Model> LoadModel(const CommonOptions& o, std::string* dir_out,
                         bool need_tokenizer = true,
-                        int64_t linear_block_rows = 0) {
-  FFF_ASSIGN_OR_RETURN(std::string dir, ResolveModelDir(o));
+                        int64_t linear_block_rows = 0, bool bench = false) {
+  FFF_ASSIGN_OR_RETURN(std::string dir, ResolveModelDir(o, bench));
   ModelOptions mo;
   mo.linear_block_rows = linear_block_rows;
   mo.n_threads = o.n_threads;
@@ -305,7 +316,7 @@ Status RunEmbed(const CommonOptions& o, bool mean, bool normalize) {
 }
 
 Status RunTokenize(const CommonOptions& o) {
-  FFF_ASSIGN_OR_RETURN(std::string dir, ResolveModelDir(o));
+  FFF_ASSIGN_OR_RETURN(std::string dir, ResolveModelDir(o, false));
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path tj = fs::path(dir) / "tokenizer.json";
@@ -387,7 +398,7 @@ Status RunInfo(const CommonOptions& o) {
 Status RunBench(const CommonOptions& o, const BenchOptions& b) {
   std::string dir;
   FFF_ASSIGN_OR_RETURN(Model m, LoadModel(o, &dir, /*need_tokenizer=*/false,
-                                          b.linear_block_rows));
+                                          b.linear_block_rows, /*bench=*/true));
   const ModelConfig& c = m.config();
   if (b.seq_len > c.max_seq_length) {
     return InvalidArgumentError(fmt::format(

@@ -9,11 +9,17 @@
 
 namespace fff::cli {
 
-// Used when --model is not given; `fff synth` writes it on first use.
-inline constexpr const char* kDefaultModelDir = "fff-models/synth-1x11-long";
+// Used by fill-mask, classify, embed, tokenize and info when --model is not
+// given: the small UltraFastBERT committed in the repository (trained by
+// fff-train, models/README.md), found through its source path.
+inline constexpr const char* kDefaultModelDir = FFF_DEFAULT_MODEL_DIR;
+// Used by `fff bench` when --model is not given: a synthetic checkpoint with
+// the published UltraFastBERT-1x11-long shapes, written by `fff synth` on
+// first use (random weights: for speed only).
+inline constexpr const char* kBenchModelDir = "fff-models/synth-1x11-long";
 
 struct CommonOptions {
-  std::string model_dir;  // empty: kDefaultModelDir (synthesised if missing)
+  std::string model_dir;  // empty: kDefaultModelDir (kBenchModelDir for bench)
   int n_threads = 0;
   std::vector<std::string> texts;  // empty: stdin lines
   int batch_size = 32;

@@ -27,9 +27,9 @@ int main(int argc, char** argv) {
   auto add_model = [&](CLI::App* sub) {
     sub->add_option("-m,--model", common.model_dir,
                     "checkpoint folder: config.json + model.safetensors + "
-                    "tokenizer.json (default: " +
-                        std::string(kDefaultModelDir) +
-                        ", written by `fff synth` if missing)");
+                    "tokenizer.json (default: the trained UltraFastBERT in " +
+                        std::string(kDefaultModelDir) + "; for bench: " +
+                        kBenchModelDir + ", written by `fff synth` if missing)");
     sub->add_option("-t,--threads", common.n_threads,
                     "threads (0 = OMP_NUM_THREADS or all cores)")
         ->check(CLI::Range(0, 1024));
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
       "synth", "write a synthetic checkpoint (random weights: predictions "
                "are meaningless)");
   SynthSpec spec;
-  std::string synth_out = kDefaultModelDir;
+  std::string synth_out = kBenchModelDir;
   synth->add_option("-o,--out", synth_out, "output folder");
   synth->add_option("--ff", spec.ff, "fff or ff (dense)")
       ->check(CLI::IsMember({"fff", "ff"}));

@@ -14,6 +14,10 @@ uint64_t MixSeed(uint64_t seed, uint64_t value) {
   return z ^ (z >> 31);
 }
 
+double BudgetTriangleLr(double lr, double t) {
+  return lr * std::max(0.0, std::min(0.25 + t, 4.0 * (1.0 - t)));
+}
+
 MlmMaskCounts MlmCounts(int64_t seq_len, double rate) {
   MlmMaskCounts c;
   c.n_targets = std::clamp<int64_t>(

@@ -22,6 +22,11 @@ void MaskSequence(int32_t* tokens, int64_t seq_len, const MlmMaskCounts& c,
                   int32_t vocab_size, std::vector<int64_t>* positions,
                   std::vector<int64_t>* labels);
 
+// The cramming schedule "budget-triangle2": lr * min(0.25 + t, 4 (1 - t))
+// for the elapsed budget fraction t (clamped at 0): 25 % of lr at t = 0,
+// lr at t = 0.75, 0 at t = 1.
+double BudgetTriangleLr(double lr, double t);
+
 // A 64-bit mix of (seed, value) (SplitMix64 finaliser).
 uint64_t MixSeed(uint64_t seed, uint64_t value);
 

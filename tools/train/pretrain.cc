@@ -72,10 +72,6 @@ bool IsNoDecay(const std::string& name) {
          name.find("scale_factor") != std::string::npos;
 }
 
-double TriangleLr(double lr, double t) {
-  return lr * std::max(0.0, std::min(0.25 + t, 4.0 * (1.0 - t)));
-}
-
 // One micro-batch's inputs.
 struct MicroBatch {
   torch::Tensor ids;        // [m, S] int64 (masked)
@@ -343,7 +339,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
                   static_cast<int64_t>(std::llround(f * o.batch / unit)), 1,
                   o.batch / unit) * unit;
     }
-    const double lr = TriangleLr(o.lr, t);
+    const double lr = BudgetTriangleLr(o.lr, t);
     for (auto& g : optimizer.param_groups()) {
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     }
