@@ -39,6 +39,9 @@ Dims CheckArgs(const at::Tensor& x, const at::Tensor& w_in,
               "dimensions [n_trees*n_nodes, d_in], got ", w_in.sizes());
   TORCH_CHECK(w_out.dim() == 2, "fff: w_out (linear_out.weight): expected 2 ",
               "dimensions [d_out, n_trees*n_nodes], got ", w_out.sizes());
+  TORCH_CHECK(w_in.size(1) >= 1 && w_out.size(0) >= 1,
+              "fff: expected d_in >= 1 and d_out >= 1, got linear_in.weight ",
+              w_in.sizes(), " and linear_out.weight ", w_out.sizes());
   const int64_t total = w_in.size(0);
   TORCH_CHECK(n_trees >= 1 && total % n_trees == 0,
               "fff: n_trees: expected a divisor of linear_in.weight's ",

@@ -223,6 +223,9 @@ TEST(FffTorchOpsTest, BadArgumentsNameTheArgument) {
   expect_error([&] { Fff(p.x, p.w_in.narrow(0, 0, 6), p.b_in.narrow(0, 0, 6),
                          p.w_out.narrow(1, 0, 6), 1); },
                "expected n_trees * (2^(depth+1) - 1) rows, got 6");
+  expect_error([&] { Fff(p.x.narrow(1, 0, 0), p.w_in.narrow(1, 0, 0), p.b_in,
+                         p.w_out, 1); },
+               "expected d_in >= 1 and d_out >= 1");
   expect_error([&] { Fff(p.x, p.w_in, p.b_in, p.w_out, 2); },
                "n_trees: expected a divisor");
   expect_error([&] { Fff(p.x.to(torch::kDouble), p.w_in, p.b_in, p.w_out, 1); },

@@ -416,6 +416,7 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
       const nlohmann::json e = {{"step", st.step}, {"eval_loss", ev}};
       std::fputs((e.dump() + "\n").c_str(), log);
       std::fflush(log);
+      sum.eval_loss = ev;
     }
     if (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) FFF_RETURN_IF_ERROR(save());
     if (o.stop_after_steps >= 0 && steps_this_run >= o.stop_after_steps) break;
@@ -428,7 +429,8 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
   sum.steps = st.step;
   sum.sequences = st.consumed;
   sum.last_loss = st.last_loss;
-  if (eval_data && dist.is_main()) {
+  const bool just_evaluated = o.eval_every > 0 && st.step % o.eval_every == 0;
+  if (eval_data && dist.is_main() && !just_evaluated) {
     sum.eval_loss = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
                              static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
     const nlohmann::json e = {{"step", st.step}, {"eval_loss", sum.eval_loss}};
