@@ -76,5 +76,13 @@ expect 0 "bench on it" -- "$fff" bench -m "$tmp/synth" --batches 1 2 --seq 16 --
 contains "$tmp/out" '"tokens_per_s":' "bench JSON"
 contains "$tmp/err" "meaningless" "synthetic notice"
 
+# The default model (models/ufb-mini-sst2, no --model): the README's run
+# command does real sentiment classification and fill-mask.
+expect 0 "classify with the default model" -- "$fff" classify "a gorgeous, witty movie" "a dull, boring mess"
+contains "$tmp/out" '"label":1' "default model: positive review"
+contains "$tmp/out" '"label":0' "default model: negative review"
+expect 0 "fill-mask with the default model" -- "$fff" fill-mask "the man went to the <mask> ."
+contains "$tmp/out" '"token":"the"' "default model: fill-mask tokens"
+
 if [ "$fails" != 0 ]; then echo "$fails failure(s)"; exit 1; fi
 echo "all CLI checks passed"
