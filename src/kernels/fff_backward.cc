@@ -168,7 +168,6 @@ Status FffLayer::Backward(MatrixView<const float> x,
   // 2. Visits sorted by (global node, position): a counting sort when the
   // nodes are few next to the visits, else a comparison sort of packed keys.
   std::vector<int64_t> by_node(static_cast<size_t>(n_vis));
-  std::vector<int64_t> node_begin;  // visits of run i: [run_begin[i], ...)
   if (total <= 4 * n_vis + 1024) {
     std::vector<int64_t> count(static_cast<size_t>(total) + 1, 0);
     for (int64_t p = 0; p < n_vis; ++p) ++count[global(p) + 1];

@@ -79,15 +79,23 @@ std::span<T> Span(const at::Tensor& t) {
   return {t.data_ptr<std::remove_const_t<T>>(), static_cast<size_t>(t.numel())};
 }
 
-// A planned layer over contiguous float32 weights (w_out node-major), on
-// libtorch's thread count.
-FffLayer MakeLayer(const FffShape& s, const at::Tensor& w_in,
-                   const at::Tensor& b_in, const at::Tensor& w_out) {
+// The weights in the kernels' layouts: contiguous, w_out node-major (no copy
+// when linear_out.weight is stored node-major).
+struct Weights {
+  at::Tensor w_in, b_in, w_out;
+};
+Weights KernelLayout(const at::Tensor& w_in, const at::Tensor& b_in,
+                     const at::Tensor& w_out) {
+  return {w_in.contiguous(), b_in.contiguous(), w_out.t().contiguous()};
+}
+
+// A planned float32 layer over those weights, on libtorch's thread count.
+FffLayer MakeLayer(const FffShape& s, const Weights& w) {
   FffOptions opt;
   opt.n_threads = at::get_num_threads();
   Result<FffLayer> layer = FffLayer::Create(
-      s, {Span<const float>(w_in), Span<const float>(b_in),
-          Span<const float>(w_out)},
+      s, {Span<const float>(w.w_in), Span<const float>(w.b_in),
+          Span<const float>(w.w_out)},
       opt);
   CheckStatus(layer.status());
   return std::move(*layer);
@@ -105,21 +113,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> ForwardCpu(
   const Dims d = CheckArgs(x_in, w_in_in, b_in_in, w_out_in, n_trees);
   const FffShape& s = d.shape;
   const at::Tensor x = x_in.reshape({d.n_rows, s.d_in}).contiguous();
-  const at::Tensor w_in = w_in_in.contiguous();
-  const at::Tensor b_in = b_in_in.contiguous();
-  const at::Tensor w_out = w_out_in.t().contiguous();  // node-major
+  const Weights w = KernelLayout(w_in_in, b_in_in, w_out_in);
   at::Tensor y = at::empty({d.n_rows, s.d_out}, x.options());
   at::Tensor nodes = at::empty({d.n_rows, s.n_trees, s.depth + 1},
                                x.options().dtype(at::kInt));
   at::Tensor logits = at::empty({d.n_rows, s.n_trees, s.depth + 1}, x.options());
   if (x.scalar_type() == at::kDouble) {
     reference::FffForward<double>(
-        s, w_in.data_ptr<double>(), b_in.data_ptr<double>(),
-        w_out.data_ptr<double>(), x.data_ptr<double>(), s.d_in, d.n_rows,
+        s, w.w_in.data_ptr<double>(), w.b_in.data_ptr<double>(),
+        w.w_out.data_ptr<double>(), x.data_ptr<double>(), s.d_in, d.n_rows,
         y.data_ptr<double>(), s.d_out, nodes.data_ptr<int32_t>(),
         logits.data_ptr<double>());
   } else {
-    FffLayer layer = MakeLayer(s, w_in, b_in, w_out);
+    FffLayer layer = MakeLayer(s, w);
     CheckStatus(layer.Forward(
         MatrixView<const float>(Span<const float>(x), d.n_rows, s.d_in),
         MatrixView<float>(Span<float>(y), d.n_rows, s.d_out),
@@ -153,9 +159,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BackwardCpu(
               logits_in.sizes());
   const at::Tensor x = x_in.reshape({d.n_rows, s.d_in}).contiguous();
   const at::Tensor dy = dy_in.reshape({d.n_rows, s.d_out}).contiguous();
-  const at::Tensor w_in = w_in_in.contiguous();
-  const at::Tensor b_in = b_in_in.contiguous();
-  const at::Tensor w_out = w_out_in.t().contiguous();
+  const Weights w = KernelLayout(w_in_in, b_in_in, w_out_in);
   const at::Tensor nodes = nodes_in.contiguous();
   const at::Tensor logits = logits_in.contiguous();
   const int64_t total = s.n_total_nodes();
@@ -165,13 +169,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BackwardCpu(
   at::Tensor dw_out = at::zeros({total, s.d_out}, x.options());  // node-major
   if (x.scalar_type() == at::kDouble) {
     reference::FffBackward<double>(
-        s, w_in.data_ptr<double>(), w_out.data_ptr<double>(),
+        s, w.w_in.data_ptr<double>(), w.w_out.data_ptr<double>(),
         x.data_ptr<double>(), s.d_in, dy.data_ptr<double>(), s.d_out, d.n_rows,
         nodes.data_ptr<int32_t>(), logits.data_ptr<double>(),
         dx.data_ptr<double>(), s.d_in, dw_in.data_ptr<double>(),
         db_in.data_ptr<double>(), dw_out.data_ptr<double>());
   } else {
-    FffLayer layer = MakeLayer(s, w_in, b_in, w_out);
+    FffLayer layer = MakeLayer(s, w);
     CheckStatus(layer.Backward(
         MatrixView<const float>(Span<const float>(x), d.n_rows, s.d_in),
         MatrixView<const float>(Span<const float>(dy), d.n_rows, s.d_out),

@@ -56,6 +56,11 @@ if $T pretrain --data shards $ARGS -o nan --nan-at-step 5 > nan.out 2> nan.err; 
 grep -q "step 5: the loss is nan" nan.err || fail "NaN message: $(cat nan.err)"
 grep -q '"step": 4' nan/checkpoint/state.json || fail "NaN run lost its checkpoint"
 
+# A damaged state.json is refused, naming the field.
+cp -r straight broken && echo '{"step": 4}' > broken/checkpoint/state.json
+if $T pretrain --data shards $ARGS -o broken --resume > /dev/null 2> broken.err; then fail "broken state.json accepted"; fi
+grep -q "state.json: consumed_sequences: expected a number" broken.err || fail "state.json message: $(cat broken.err)"
+
 # 6. A corrupt shard is refused with its name.
 cp -r shards bad && f=$(ls bad/*.bin 2>/dev/null | head -1 || true)
 [ -n "$f" ] || f=$(find bad -type f ! -name manifest.json | head -1)

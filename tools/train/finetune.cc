@@ -9,17 +9,18 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "fff/tokenizer.h"
 #include "tools/train/crammed_model.h"
 #include "tools/train/device.h"
 #include "tools/train/progress.h"
+#include "tools/train/torch_status.h"
 
 namespace fff::train {
 namespace fs = std::filesystem;
 namespace {
-
 
 struct Encoded {
   std::vector<std::vector<int64_t>> ids;
@@ -65,9 +66,7 @@ std::pair<torch::Tensor, torch::Tensor> Pad(const Encoded& e,
   return {ids, mask};
 }
 
-}  // namespace
-
-Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
+Result<FinetuneResult> FinetuneImpl(const FinetuneOptions& o) {
   const double t0 = SteadySeconds();
   if (o.threads > 0) at::set_num_threads(o.threads);
   const glue::GlueTaskInfo& info = glue::GetGlueTaskInfo(o.task);
@@ -196,6 +195,14 @@ Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
   }
   res.seconds = SteadySeconds() - t0;
   return res;
+}
+
+}  // namespace
+
+Result<FinetuneResult> Finetune(const FinetuneOptions& o) {
+  std::optional<Result<FinetuneResult>> r;
+  FFF_RETURN_IF_ERROR(TorchCall("finetune", [&] { r.emplace(FinetuneImpl(o)); }));
+  return std::move(*r);
 }
 
 std::string GlueReportMarkdown(const std::vector<FinetuneResult>& results,

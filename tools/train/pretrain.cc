@@ -2,15 +2,14 @@
 #include "tools/train/pretrain.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -22,22 +21,11 @@
 #include "tools/train/device.h"
 #include "tools/train/mlm.h"
 #include "tools/train/progress.h"
+#include "tools/train/torch_status.h"
 
 namespace fff::train {
 namespace fs = std::filesystem;
 namespace {
-
-
-// Status from a torch call that may throw.
-template <class Fn>
-Status TorchCall(const char* what, const Fn& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return InternalError(fmt::format("{}: {}", what, e.what()));
-  }
-  return Status::Ok();
-}
 
 // The stream of sequences: epoch e visits the shards' sequences in a seeded
 // permutation.
@@ -151,9 +139,7 @@ nlohmann::json StateJson(const TrainState& st, const PretrainOptions& o,
           {"mask_rate", o.mask_rate},  {"world_size", world}};
 }
 
-}  // namespace
-
-Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
+Result<PretrainSummary> PretrainImpl(const PretrainOptions& o, Distributed& dist) {
   const double t_run = SteadySeconds();
   if (o.threads > 0) at::set_num_threads(o.threads);
   const int world = dist.world_size();
@@ -247,8 +233,14 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     FFF_ASSIGN_OR_RETURN(std::string text,
                          ReadTextFile((fs::path(dir) / "state.json").string(), 1 << 20));
     const auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_object() || !j.contains("step")) {
-      return DataLossError(fmt::format("{}/state.json: malformed", dir));
+    if (!j.is_object()) {
+      return DataLossError(fmt::format("{}/state.json: expected a JSON object", dir));
+    }
+    for (const char* field : {"step", "consumed_sequences", "elapsed_s", "last_loss"}) {
+      if (!j.contains(field) || !j[field].is_number()) {
+        return DataLossError(
+            fmt::format("{}/state.json: {}: expected a number", dir, field));
+      }
     }
     if (j.value("seed", uint64_t{0}) != o.seed || j.value("batch", int64_t{0}) != o.batch ||
         j.value("steps", int64_t{0}) != o.steps || j.value("budget_s", 0.0) != o.budget_s) {
@@ -313,9 +305,21 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
     return s;
   };
 
+  PretrainSummary sum;
+  // Held-out loss (rank 0, when there is eval data), logged and kept.
+  int64_t evaluated_step = -1;
+  auto evaluate = [&] {
+    if (!eval_data || !dist.is_main()) return;
+    sum.eval_loss = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
+                             static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
+    evaluated_step = st.step;
+    const nlohmann::json e = {{"step", st.step}, {"eval_loss", sum.eval_loss}};
+    std::fputs((e.dump() + "\n").c_str(), log);
+    std::fflush(log);
+  };
+
   SequenceStream stream(data, o.seed);
   Progress bar(o.progress && dist.is_main(), "pretrain");
-  PretrainSummary sum;
   const double t_start = SteadySeconds() - st.elapsed_s;
   int64_t steps_this_run = 0;
   const int64_t unit = o.micro_batch * world;
@@ -410,34 +414,29 @@ Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
                fmt::format("step {} loss {:.4f} lr {:.2e} {:.0f} tok/s", st.step, loss, lr,
                            static_cast<double>(steps_this_run * batch * seq) /
                                std::max(1e-9, SteadySeconds() - t_run)));
-    if (o.eval_every > 0 && eval_data && st.step % o.eval_every == 0 && dist.is_main()) {
-      const double ev = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
-                                 static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
-      const nlohmann::json e = {{"step", st.step}, {"eval_loss", ev}};
-      std::fputs((e.dump() + "\n").c_str(), log);
-      std::fflush(log);
-      sum.eval_loss = ev;
-    }
+    if (o.eval_every > 0 && st.step % o.eval_every == 0) evaluate();
     if (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) FFF_RETURN_IF_ERROR(save());
     if (o.stop_after_steps >= 0 && steps_this_run >= o.stop_after_steps) break;
   }
   bar.Finish();
-  FFF_RETURN_IF_ERROR(save());
+  if (saved_step != st.step) FFF_RETURN_IF_ERROR(save());
   if (sum.finished && dist.is_main()) {
     FFF_RETURN_IF_ERROR(SaveCheckpoint(model, (out / "final").string(), o.tokenizer_json, true));
   }
   sum.steps = st.step;
   sum.sequences = st.consumed;
   sum.last_loss = st.last_loss;
-  const bool just_evaluated = o.eval_every > 0 && st.step % o.eval_every == 0;
-  if (eval_data && dist.is_main() && !just_evaluated) {
-    sum.eval_loss = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
-                             static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
-    const nlohmann::json e = {{"step", st.step}, {"eval_loss", sum.eval_loss}};
-    std::fputs((e.dump() + "\n").c_str(), log);
-  }
+  if (evaluated_step != st.step) evaluate();
   sum.seconds = SteadySeconds() - t_run;
   return sum;
+}
+
+}  // namespace
+
+Result<PretrainSummary> Pretrain(const PretrainOptions& o, Distributed& dist) {
+  std::optional<Result<PretrainSummary>> r;
+  FFF_RETURN_IF_ERROR(TorchCall("pretrain", [&] { r.emplace(PretrainImpl(o, dist)); }));
+  return std::move(*r);
 }
 
 }  // namespace fff::train
