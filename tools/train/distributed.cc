@@ -10,6 +10,8 @@
 
 #include <chrono>
 
+#include "tools/train/torch_status.h"
+
 namespace fff::train {
 
 struct Distributed::Impl {
@@ -65,50 +67,53 @@ Result<std::unique_ptr<Distributed>> Distributed::Create(const DistOptions& o) {
   return d;
 }
 
-Status Distributed::AllReduceSum(const std::vector<torch::Tensor>& tensors) {
-  if (options_.world_size == 1 || tensors.empty()) return Status::Ok();
-  try {
+namespace {
+
+// Runs `collective` on one flattened copy of `tensors` (one message instead
+// of one per tensor) and copies the result back. The tensors must share a
+// dtype (torch::cat would otherwise promote them all).
+template <class Collective>
+Status Flattened(const std::vector<torch::Tensor>& tensors, const char* what,
+                 const Collective& collective) {
+  for (const auto& t : tensors) {
+    if (t.scalar_type() != tensors[0].scalar_type()) {
+      return InvalidArgumentError(fmt::format(
+          "distributed: {}: expected tensors of one dtype, got {} and {}", what,
+          c10::toString(tensors[0].scalar_type()), c10::toString(t.scalar_type())));
+    }
+  }
+  return TorchCall(what, [&] {
     std::vector<torch::Tensor> flat_views;
     for (const auto& t : tensors) flat_views.push_back(t.reshape({-1}));
     std::vector<torch::Tensor> flat = {torch::cat(flat_views)};
-    impl_->group->allreduce(flat)->wait();
+    collective(flat);
     int64_t at = 0;
     for (const auto& t : tensors) {
       t.copy_(flat[0].narrow(0, at, t.numel()).view(t.sizes()));
       at += t.numel();
     }
-  } catch (const std::exception& e) {
-    return InternalError(fmt::format("distributed: all-reduce failed: {}", e.what()));
-  }
-  return Status::Ok();
+  });
+}
+
+}  // namespace
+
+Status Distributed::AllReduceSum(const std::vector<torch::Tensor>& tensors) {
+  if (options_.world_size == 1 || tensors.empty()) return Status::Ok();
+  return Flattened(tensors, "distributed: all-reduce", [&](auto& flat) {
+    impl_->group->allreduce(flat)->wait();
+  });
 }
 
 Status Distributed::Broadcast(const std::vector<torch::Tensor>& tensors) {
   if (options_.world_size == 1 || tensors.empty()) return Status::Ok();
-  try {
-    std::vector<torch::Tensor> flat_views;
-    for (const auto& t : tensors) flat_views.push_back(t.reshape({-1}));
-    std::vector<torch::Tensor> flat = {torch::cat(flat_views)};
+  return Flattened(tensors, "distributed: broadcast", [&](auto& flat) {
     impl_->group->broadcast(flat)->wait();
-    int64_t at = 0;
-    for (const auto& t : tensors) {
-      t.copy_(flat[0].narrow(0, at, t.numel()).view(t.sizes()));
-      at += t.numel();
-    }
-  } catch (const std::exception& e) {
-    return InternalError(fmt::format("distributed: broadcast failed: {}", e.what()));
-  }
-  return Status::Ok();
+  });
 }
 
 Status Distributed::Barrier() {
   if (options_.world_size == 1) return Status::Ok();
-  try {
-    impl_->group->barrier()->wait();
-  } catch (const std::exception& e) {
-    return InternalError(fmt::format("distributed: barrier failed: {}", e.what()));
-  }
-  return Status::Ok();
+  return TorchCall("distributed: barrier", [&] { impl_->group->barrier()->wait(); });
 }
 
 }  // namespace fff::train

@@ -35,9 +35,10 @@ class Distributed {
   int world_size() const { return options_.world_size; }
   bool is_main() const { return options_.rank == 0; }
 
-  // Sums `tensors` over all ranks in place (one flattened all-reduce).
+  // Sums `tensors` (one dtype) over all ranks in place (one flattened
+  // all-reduce).
   Status AllReduceSum(const std::vector<torch::Tensor>& tensors);
-  // Copies rank 0's values into `tensors` on every rank.
+  // Copies rank 0's values into `tensors` (one dtype) on every rank.
   Status Broadcast(const std::vector<torch::Tensor>& tensors);
   Status Barrier();
 

@@ -374,11 +374,13 @@ Result<PretrainSummary> PretrainImpl(const PretrainOptions& o, Distributed& dist
       if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
       grads.push_back(p.grad());
     }
+    // Gradients in their own dtype; the loss (float64) in a second, tiny
+    // all-reduce.
     auto loss_t = torch::tensor({loss_sum}, torch::kDouble).to(device);
-    grads.push_back(loss_t);
     {
       torch::NoGradGuard g;
       FFF_RETURN_IF_ERROR(dist.AllReduceSum(grads));
+      FFF_RETURN_IF_ERROR(dist.AllReduceSum({loss_t}));
     }
     const double loss = loss_t.item<double>();
     if (!std::isfinite(loss)) {
