@@ -20,6 +20,7 @@
 
 #include "fff/token_shards.h"
 #include "fff/wordpiece_trainer.h"
+#include "src/data/text_input.h"
 #include "src/io/atomic_file.h"
 #include "tools/train/finetune.h"
 #include "tools/train/pretrain.h"
@@ -40,30 +41,22 @@ std::string JoinArgs(int argc, char** argv) {
   return s;
 }
 
-// Streams a text file (plain or .xz) line by line into fn; stops after
-// max_bytes (0: no limit).
+// Streams a corpus file (plain or .xz) line by line into fn; stops after
+// max_bytes of text (0: no limit). *total: the text bytes read.
 Status ForEachLine(const std::string& path, int64_t max_bytes, int64_t* total,
                    const std::function<Status(const std::string&)>& fn) {
-  const bool xz = path.size() > 3 && path.substr(path.size() - 3) == ".xz";
-  std::FILE* f = xz ? popen(("xz -dc -- '" + path + "'").c_str(), "r")
-                    : std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return fff::NotFoundError(fmt::format("{}: cannot open", path));
-  char* line = nullptr;
-  size_t cap = 0;
-  ssize_t len;
-  Status st = Status::Ok();
-  while ((len = getline(&line, &cap, f)) > 0) {
-    *total += len;
-    st = fn(std::string(line, static_cast<size_t>(len)));
-    if (!st.ok() || (max_bytes > 0 && *total >= max_bytes)) break;
+  FFF_ASSIGN_OR_RETURN(std::unique_ptr<fff::data::TextInput> in,
+                       fff::data::TextInput::Open(path));
+  std::string line;
+  for (;;) {
+    FFF_ASSIGN_OR_RETURN(const bool more, in->ReadLine(&line));
+    if (!more) break;
+    FFF_RETURN_IF_ERROR(fn(line));
+    *total = in->offset();
+    if (max_bytes > 0 && *total >= max_bytes) return Status::Ok();
   }
-  std::free(line);
-  const int rc = xz ? pclose(f) : std::fclose(f);
-  if (st.ok() && rc != 0 && !(max_bytes > 0 && *total >= max_bytes)) {
-    return fff::DataLossError(fmt::format("{}: read failed ({})", path,
-                                          xz ? "xz -dc failed" : "I/O error"));
-  }
-  return st;
+  *total = in->offset();
+  return in->Finish();
 }
 
 }  // namespace
