@@ -2,7 +2,6 @@
 #include "tools/train/crammed_model.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "fff/safetensors.h"
+#include "src/io/atomic_file.h"
 #include "src/model/config.h"
 #include "src/torch/fff_torch.h"
 
@@ -259,29 +259,6 @@ torch::Tensor CrammedBertImpl::Classify(const torch::Tensor& ids,
 
 // ---- Checkpoints -----------------------------------------------------------
 
-namespace {
-
-Status CopyFile(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    return NotFoundError(
-        fmt::format("{}: cannot copy to {}: {}", from, to, ec.message()));
-  }
-  return Status::Ok();
-}
-
-Status WriteTextFileSynced(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return NotFoundError(fmt::format("{}: cannot create", path));
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
-                  std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-  std::fclose(f);
-  if (!ok) return DataLossError(fmt::format("{}: write failed (disk full?)", path));
-  return Status::Ok();
-}
-
-}  // namespace
 
 Status SaveCheckpoint(
     CrammedBert& model, const std::string& dir,
@@ -320,11 +297,14 @@ Status SaveCheckpoint(
       (fs::path(tmp) / "model.safetensors").string(), out, {{"format", "pt"}}));
   ModelConfig c = model->options().config;
   FFF_ASSIGN_OR_RETURN(std::string config, CrammedBertConfigJson(c));
-  FFF_RETURN_IF_ERROR(
-      WriteTextFileSynced((fs::path(tmp) / "config.json").string(), config));
+  // Every file is written through an fsynced temporary and renamed, so the
+  // folder renamed into place below holds complete files only.
+  FFF_RETURN_IF_ERROR(internal::WriteFileAtomically(
+      (fs::path(tmp) / "config.json").string(), config));
   if (!tokenizer_json.empty()) {
-    FFF_RETURN_IF_ERROR(
-        CopyFile(tokenizer_json, (fs::path(tmp) / "tokenizer.json").string()));
+    FFF_ASSIGN_OR_RETURN(std::string tok, ReadTextFile(tokenizer_json, 256u << 20));
+    FFF_RETURN_IF_ERROR(internal::WriteFileAtomically(
+        (fs::path(tmp) / "tokenizer.json").string(), tok));
   }
   if (extra) FFF_RETURN_IF_ERROR(extra(tmp));
   // Swap into place: dir -> dir.old, tmp -> dir, remove dir.old. At every
