@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fff/status.h"
+#include "tools/server/server.h"
 
 namespace fff::cli {
 
@@ -37,6 +38,11 @@ struct BenchOptions {
   int64_t linear_block_rows = 0;
 };
 
+struct ServeOptions {
+  server::ServerOptions server;
+  std::string port_file;  // write the bound port here (for --port 0)
+};
+
 // Each prints JSON Lines to stdout; a Status error maps to exit code 1.
 Status RunFillMask(const CommonOptions& o, int top_k);
 Status RunClassify(const CommonOptions& o, const std::string& pair_separator);
@@ -44,6 +50,8 @@ Status RunEmbed(const CommonOptions& o, bool mean, bool normalize);
 Status RunTokenize(const CommonOptions& o);
 Status RunInfo(const CommonOptions& o);
 Status RunBench(const CommonOptions& o, const BenchOptions& b);
+// Serves until SIGINT/SIGTERM (tools/cli/serve.cc).
+Status RunServe(const CommonOptions& o, const ServeOptions& s);
 
 }  // namespace fff::cli
 

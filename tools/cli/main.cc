@@ -1,5 +1,5 @@
 // fff: the command-line front end. Subcommands: fill-mask, classify, embed,
-// tokenize, info, bench, synth. Texts come from arguments or stdin lines;
+// tokenize, info, bench, serve, synth. Texts come from arguments or stdin lines;
 // results are JSON Lines on stdout; logs and progress go to stderr.
 // Exit codes: 0 success, 1 runtime error, 2 usage error (docs/cli.md).
 #include <CLI/CLI.hpp>
@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   using namespace fff::cli;
   CLI::App app{
       "fff: UltraFastBERT / crammedBERT inference (fill-mask, classify, "
-      "embed, tokenize, info, bench, synth)"};
+      "embed, tokenize, info, bench, serve, synth)"};
   app.require_subcommand(1);
   CommonOptions common;
   bool verbose = false;
@@ -97,6 +97,47 @@ int main(int argc, char** argv) {
   bench->add_flag("--breakdown", bo.breakdown,
                   "time each component (embedding, attention, FF, ...)");
 
+  auto* serve = app.add_subcommand(
+      "serve", "HTTP server: /embed, /predict, /fill-mask, /tokenize, "
+               "/v1/embeddings, /health, /info, /metrics (docs/server-api.md)");
+  add_model(serve);
+  ServeOptions so;
+  fff::server::ServerOptions& sv = so.server;
+  serve->add_option("--host", sv.host, "address to bind (default loopback)");
+  serve->add_option("-p,--port", sv.port, "port (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--port-file", so.port_file,
+                    "write the bound port to this file once listening");
+  serve->add_option("--max-batch-tokens", sv.max_batch_tokens,
+                    "most tokens per engine batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  serve->add_option("--max-batch-requests", sv.max_batch_requests,
+                    "most sequences per engine batch")
+      ->check(CLI::Range(1, 1 << 16));
+  serve->add_option("--max-concurrent-requests", sv.max_concurrent_requests,
+                    "model requests in the server at once; more get 429")
+      ->check(CLI::Range(1, 1 << 16));
+  serve->add_option("--max-client-batch-size", sv.max_client_batch_size,
+                    "inputs per request; more get 413")
+      ->check(CLI::Range(1, 1 << 16));
+  serve->add_option("--max-body-bytes", sv.max_body_bytes,
+                    "request body limit; larger get 413")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 32));
+  serve->add_option("--request-timeout-ms", sv.request_timeout_ms,
+                    "answer 504 when a request is not served within this")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
+  serve->add_flag("--auto-truncate", sv.auto_truncate,
+                  "truncate long inputs unless a request says otherwise");
+  std::string serve_pooling = "mean";
+  serve->add_option("--pooling", serve_pooling,
+                    "embedding pooling: mean or cls (first token)")
+      ->check(CLI::IsMember({"mean", "cls"}));
+  serve->add_option("--http-threads", sv.http_threads,
+                    "request threads (0: max-concurrent-requests + 16)")
+      ->check(CLI::Range(0, 1 << 14));
+  serve->add_option("--served-model-name", sv.served_model_name,
+                    "model name in /info and /v1/embeddings");
+
   auto* synth = app.add_subcommand(
       "synth", "write a synthetic checkpoint (random weights: predictions "
                "are meaningless)");
@@ -152,6 +193,9 @@ int main(int argc, char** argv) {
     st = RunInfo(common);
   } else if (*bench) {
     st = RunBench(common, bo);
+  } else if (*serve) {
+    sv.mean_pooling = serve_pooling == "mean";
+    st = RunServe(common, so);
   }
   if (!st.ok()) {
     std::fprintf(stderr, "fff: error: %s\n", st.ToString().c_str());
