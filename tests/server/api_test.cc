@@ -54,50 +54,57 @@ TEST(ServerApiTest, EmbedInputForms) {
   EXPECT_EQ(r->inputs[0].ids.size(), 3u);
 
   // null fields are absent fields.
-  r = ParseEmbedRequest(R"({"inputs": "x", "normalize": null, "prompt_name": null})",
-                        Limits());
+  r = ParseEmbedRequest(
+      R"({"inputs": "x", "normalize": null, "prompt_name": null})", Limits());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->normalize);
 }
 
 TEST(ServerApiTest, EmbedRejections) {
   const ParseLimits l = Limits(2);
-  ExpectRejected(ParseEmbedRequest("", l), ErrorKind::kValidation, "not valid JSON");
-  ExpectRejected(ParseEmbedRequest("{\"inputs\": \"a\"", l), ErrorKind::kValidation,
+  ExpectRejected(ParseEmbedRequest("", l), ErrorKind::kValidation,
                  "not valid JSON");
-  ExpectRejected(ParseEmbedRequest("[1]", l), ErrorKind::kValidation, "expected a JSON object");
-  ExpectRejected(ParseEmbedRequest("{}", l), ErrorKind::kValidation, "`inputs`: missing");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": 5})", l), ErrorKind::kValidation,
-                 "`inputs`: expected a string");
+  ExpectRejected(ParseEmbedRequest("{\"inputs\": \"a\"", l),
+                 ErrorKind::kValidation, "not valid JSON");
+  ExpectRejected(ParseEmbedRequest("[1]", l), ErrorKind::kValidation,
+                 "expected a JSON object");
+  ExpectRejected(ParseEmbedRequest("{}", l), ErrorKind::kValidation,
+                 "`inputs`: missing");
+  ExpectRejected(ParseEmbedRequest(R"({"inputs": 5})", l),
+                 ErrorKind::kValidation, "`inputs`: expected a string");
   ExpectRejected(ParseEmbedRequest(R"({"inputs": []})", l), ErrorKind::kEmpty,
                  "cannot be empty");
   ExpectRejected(ParseEmbedRequest(R"({"inputs": ["a", "b", "c"]})", l),
-                 ErrorKind::kPayloadTooLarge, "batch size 3 > maximum allowed batch size 2");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": ["a", {}]})", l), ErrorKind::kValidation,
-                 "`inputs`[1]");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": ["a", []]})", l), ErrorKind::kValidation,
-                 "at least one id");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": [1, -2]})", l), ErrorKind::kValidation,
-                 "`inputs`[1]: expected a token id");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": [1, 2.5]})", l), ErrorKind::kValidation,
-                 "expected a token id");
+                 ErrorKind::kPayloadTooLarge,
+                 "batch size 3 > maximum allowed batch size 2");
+  ExpectRejected(ParseEmbedRequest(R"({"inputs": ["a", {}]})", l),
+                 ErrorKind::kValidation, "`inputs`[1]");
+  ExpectRejected(ParseEmbedRequest(R"({"inputs": ["a", []]})", l),
+                 ErrorKind::kValidation, "at least one id");
+  ExpectRejected(ParseEmbedRequest(R"({"inputs": [1, -2]})", l),
+                 ErrorKind::kValidation, "`inputs`[1]: expected a token id");
+  ExpectRejected(ParseEmbedRequest(R"({"inputs": [1, 2.5]})", l),
+                 ErrorKind::kValidation, "expected a token id");
   ExpectRejected(ParseEmbedRequest(R"({"inputs": [1, 4294967296]})", l),
                  ErrorKind::kValidation, "expected a token id");
   ExpectRejected(ParseEmbedRequest(R"({"inputs": "a", "normalize": "yes"})", l),
                  ErrorKind::kValidation, "`normalize`: expected true or false");
   ExpectRejected(ParseEmbedRequest(R"({"inputs": "a", "truncate": 1})", l),
                  ErrorKind::kValidation, "`truncate`");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": "a", "truncation_direction": "Left"})", l),
+  ExpectRejected(ParseEmbedRequest(
+                     R"({"inputs": "a", "truncation_direction": "Left"})", l),
                  ErrorKind::kValidation, "not supported");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": "a", "truncation_direction": "up"})", l),
-                 ErrorKind::kValidation, "got \"up\"");
-  ExpectRejected(ParseEmbedRequest(R"({"inputs": "a", "prompt_name": "query"})", l),
-                 ErrorKind::kValidation, "prompt_name");
+  ExpectRejected(
+      ParseEmbedRequest(R"({"inputs": "a", "truncation_direction": "up"})", l),
+      ErrorKind::kValidation, "got \"up\"");
+  ExpectRejected(
+      ParseEmbedRequest(R"({"inputs": "a", "prompt_name": "query"})", l),
+      ErrorKind::kValidation, "prompt_name");
   ExpectRejected(ParseEmbedRequest(R"({"inputs": "a", "dimensions": 0})", l),
                  ErrorKind::kValidation, "`dimensions`");
   // Invalid UTF-8 inside a JSON string is a JSON error.
-  ExpectRejected(ParseEmbedRequest("{\"inputs\": \"a\xff\"}", l), ErrorKind::kValidation,
-                 "not valid JSON");
+  ExpectRejected(ParseEmbedRequest("{\"inputs\": \"a\xff\"}", l),
+                 ErrorKind::kValidation, "not valid JSON");
 }
 
 TEST(ServerApiTest, NestingDepthIsBoundedBeforeParsing) {
@@ -117,17 +124,19 @@ TEST(ServerApiTest, OpenAiEmbeddings) {
   EXPECT_EQ(r->inputs.size(), 2u);
   EXPECT_EQ(r->model, "m");
   EXPECT_TRUE(r->base64);
-  r = ParseOpenAiEmbedRequest(R"({"input": "a", "encoding_format": "float"})", Limits());
+  r = ParseOpenAiEmbedRequest(R"({"input": "a", "encoding_format": "float"})",
+                              Limits());
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->single);
   EXPECT_FALSE(r->base64);
   ExpectRejected(ParseOpenAiEmbedRequest(R"({"inputs": "a"})", Limits()),
                  ErrorKind::kValidation, "`input`: missing");
-  ExpectRejected(ParseOpenAiEmbedRequest(R"({"input": "a", "encoding_format": "hex"})",
-                                         Limits()),
+  ExpectRejected(ParseOpenAiEmbedRequest(
+                     R"({"input": "a", "encoding_format": "hex"})", Limits()),
                  ErrorKind::kValidation, "encoding_format");
-  ExpectRejected(ParseOpenAiEmbedRequest(R"({"input": "a", "model": 3})", Limits()),
-                 ErrorKind::kValidation, "`model`");
+  ExpectRejected(
+      ParseOpenAiEmbedRequest(R"({"input": "a", "model": 3})", Limits()),
+      ErrorKind::kValidation, "`model`");
 }
 
 TEST(ServerApiTest, PredictFormsFollowTei) {
@@ -136,7 +145,8 @@ TEST(ServerApiTest, PredictFormsFollowTei) {
   EXPECT_TRUE(r->single);
   EXPECT_FALSE(r->inputs[0].pair.has_value());
 
-  r = ParsePredictRequest(R"({"inputs": ["first", "second"], "raw_scores": true})", Limits());
+  r = ParsePredictRequest(
+      R"({"inputs": ["first", "second"], "raw_scores": true})", Limits());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->single);  // two strings are one pair, not a batch
   ASSERT_EQ(r->inputs.size(), 1u);
@@ -150,37 +160,44 @@ TEST(ServerApiTest, PredictFormsFollowTei) {
   EXPECT_FALSE(r->inputs[0].pair.has_value());
   EXPECT_EQ(r->inputs[1].pair, "c");
 
-  ExpectRejected(ParsePredictRequest(R"({"inputs": ["a", "b", "c"]})", Limits()),
-                 ErrorKind::kValidation, "one or two strings");
+  ExpectRejected(
+      ParsePredictRequest(R"({"inputs": ["a", "b", "c"]})", Limits()),
+      ErrorKind::kValidation, "one or two strings");
   ExpectRejected(ParsePredictRequest(R"({"inputs": [["a"], "b"]})", Limits()),
                  ErrorKind::kValidation, "`inputs`[1]");
-  ExpectRejected(ParsePredictRequest(R"({"inputs": [["a", "b", "c"]]})", Limits()),
-                 ErrorKind::kValidation, "`inputs`[0]");
-  ExpectRejected(ParsePredictRequest(R"({"inputs": []})", Limits()), ErrorKind::kEmpty,
-                 "cannot be empty");
-  ExpectRejected(ParsePredictRequest(R"({"inputs": [["a"],["a"],["a"],["a"],["a"]]})",
-                                     Limits()),
-                 ErrorKind::kPayloadTooLarge, "batch size 5");
+  ExpectRejected(
+      ParsePredictRequest(R"({"inputs": [["a", "b", "c"]]})", Limits()),
+      ErrorKind::kValidation, "`inputs`[0]");
+  ExpectRejected(ParsePredictRequest(R"({"inputs": []})", Limits()),
+                 ErrorKind::kEmpty, "cannot be empty");
+  ExpectRejected(
+      ParsePredictRequest(R"({"inputs": [["a"],["a"],["a"],["a"],["a"]]})",
+                          Limits()),
+      ErrorKind::kPayloadTooLarge, "batch size 5");
 }
 
 TEST(ServerApiTest, FillMaskTokenizeDecode) {
-  auto f = ParseFillMaskRequest(R"({"inputs": ["a <mask>"], "parameters": {"top_k": 3}})",
-                                Limits());
+  auto f = ParseFillMaskRequest(
+      R"({"inputs": ["a <mask>"], "parameters": {"top_k": 3}})", Limits());
   ASSERT_TRUE(f.ok()) << f.error().message;
   EXPECT_FALSE(f->single);
   EXPECT_EQ(f->top_k, 3);
-  ExpectRejected(ParseFillMaskRequest(R"({"inputs": "a", "parameters": {"top_k": 0}})",
-                                      Limits()),
-                 ErrorKind::kValidation, "`parameters`.`top_k`");
-  ExpectRejected(ParseFillMaskRequest(R"({"inputs": "a", "parameters": []})", Limits()),
-                 ErrorKind::kValidation, "`parameters`");
-  ExpectRejected(ParseFillMaskRequest(R"({"inputs": "a", "parameters": {"targets": ["x"]}})",
-                                      Limits()),
-                 ErrorKind::kValidation, "targets");
+  ExpectRejected(
+      ParseFillMaskRequest(R"({"inputs": "a", "parameters": {"top_k": 0}})",
+                           Limits()),
+      ErrorKind::kValidation, "`parameters`.`top_k`");
+  ExpectRejected(
+      ParseFillMaskRequest(R"({"inputs": "a", "parameters": []})", Limits()),
+      ErrorKind::kValidation, "`parameters`");
+  ExpectRejected(
+      ParseFillMaskRequest(
+          R"({"inputs": "a", "parameters": {"targets": ["x"]}})", Limits()),
+      ErrorKind::kValidation, "targets");
   ExpectRejected(ParseFillMaskRequest(R"({"inputs": [1]})", Limits()),
                  ErrorKind::kValidation, "`inputs`[0]: expected a string");
 
-  auto t = ParseTokenizeRequest(R"({"inputs": "x", "add_special_tokens": false})", Limits());
+  auto t = ParseTokenizeRequest(
+      R"({"inputs": "x", "add_special_tokens": false})", Limits());
   ASSERT_TRUE(t.ok());
   EXPECT_FALSE(t->add_special_tokens);
   ExpectRejected(ParseTokenizeRequest(R"({"inputs": null})", Limits()),
@@ -189,7 +206,8 @@ TEST(ServerApiTest, FillMaskTokenizeDecode) {
   auto d = ParseDecodeRequest(R"({"ids": [1, 2]})", Limits());
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->ids.size(), 1u);
-  d = ParseDecodeRequest(R"({"ids": [[1], [2, 3]], "skip_special_tokens": false})", Limits());
+  d = ParseDecodeRequest(
+      R"({"ids": [[1], [2, 3]], "skip_special_tokens": false})", Limits());
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->ids.size(), 2u);
   EXPECT_FALSE(d->skip_special_tokens);
@@ -206,12 +224,14 @@ TEST(ServerApiTest, ErrorTableCoversEveryKindOnce) {
     EXPECT_GE(info.http_status, 400);
     EXPECT_LT(info.http_status, 600);
     const std::string body = RenderError({k, "msg \"q\""});
-    EXPECT_NE(body.find(std::string("\"error_type\":\"") + info.error_type + "\""),
-              std::string::npos)
+    EXPECT_NE(
+        body.find(std::string("\"error_type\":\"") + info.error_type + "\""),
+        std::string::npos)
         << body;
     EXPECT_NE(body.find(R"("error":"msg \"q\"")"), std::string::npos) << body;
     const std::string oa = RenderOpenAiError({k, "m"});
-    EXPECT_NE(oa.find("\"code\":" + std::to_string(info.http_status)), std::string::npos)
+    EXPECT_NE(oa.find("\"code\":" + std::to_string(info.http_status)),
+              std::string::npos)
         << oa;
   }
   EXPECT_EQ(GetErrorInfo(ErrorKind::kValidation).http_status, 422);

@@ -66,7 +66,8 @@ struct FakeEngine {
     for (const auto& it : items) {
       EXPECT_EQ(it.options->BatchKey(), key) << "mixed keys in a batch";
       tokens += static_cast<int64_t>(it.sequence->ids.size());
-      it.output->values.assign(it.sequence->ids.begin(), it.sequence->ids.end());
+      it.output->values.assign(it.sequence->ids.begin(),
+                               it.sequence->ids.end());
       for (float& v : it.output->values) v *= float(key + 1);
     }
     std::lock_guard<std::mutex> l(mu);
@@ -81,7 +82,9 @@ TEST(BatcherTest, EverySequenceRunsOnceWithinLimits) {
   BatcherOptions o;
   o.max_batch_tokens = 64;
   o.max_batch_sequences = 5;
-  Batcher b(o, [&](std::span<const Batcher::Item> items) { return engine.Run(items); });
+  Batcher b(o, [&](std::span<const Batcher::Item> items) {
+    return engine.Run(items);
+  });
   std::mt19937 rng(3);
   std::vector<std::shared_ptr<InferenceRequest>> reqs;
   std::vector<std::thread> threads;
@@ -178,7 +181,9 @@ TEST(BatcherTest, StopRunsWhatIsQueued) {
   FakeEngine engine;
   std::vector<std::shared_ptr<InferenceRequest>> reqs;
   {
-    Batcher b({}, [&](std::span<const Batcher::Item> items) { return engine.Run(items); });
+    Batcher b({}, [&](std::span<const Batcher::Item> items) {
+      return engine.Run(items);
+    });
     for (int i = 0; i < 10; ++i) {
       reqs.push_back(MakeRequest({3}));
       ASSERT_TRUE(b.Submit(reqs.back()));

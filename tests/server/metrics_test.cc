@@ -50,8 +50,10 @@ TEST(MetricsTest, ConcurrentRecordingCountsEverything) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(c->value(), 40000u);
   EXPECT_EQ(h->count(), 40000u);
-  EXPECT_EQ(PowerOfTwoBuckets(64), (std::vector<double>{1, 2, 4, 8, 16, 32, 64}));
-  EXPECT_EQ(PowerOfTwoBuckets(48), (std::vector<double>{1, 2, 4, 8, 16, 32, 48}));
+  EXPECT_EQ(PowerOfTwoBuckets(64),
+            (std::vector<double>{1, 2, 4, 8, 16, 32, 64}));
+  EXPECT_EQ(PowerOfTwoBuckets(48),
+            (std::vector<double>{1, 2, 4, 8, 16, 32, 48}));
 }
 
 }  // namespace

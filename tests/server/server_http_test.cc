@@ -75,7 +75,9 @@ struct Response {
   int status = -1;  // -1: no response (connection error)
   std::string body;
   json j;  // parsed body (discarded when not JSON)
-  std::string header(const char* name) const { return headers.count(name) ? headers.find(name)->second : ""; }
+  std::string header(const char* name) const {
+    return headers.count(name) ? headers.find(name)->second : "";
+  }
   httplib::Headers headers;
 };
 
@@ -165,7 +167,8 @@ TEST(ServerHttpTest, HealthInfoMetricsTokenizeDecode) {
   const json& toks = t.j[0];
   ASSERT_GE(toks.size(), 2u);
   for (const json& tok : toks) {
-    ASSERT_TRUE(tok.contains("id") && tok.contains("text") && tok.contains("special"));
+    ASSERT_TRUE(tok.contains("id") && tok.contains("text") &&
+                tok.contains("special"));
     if (tok["special"].get<bool>()) {
       EXPECT_TRUE(tok["start"].is_null());
     } else {
@@ -174,8 +177,9 @@ TEST(ServerHttpTest, HealthInfoMetricsTokenizeDecode) {
     }
   }
   EXPECT_TRUE(toks.back()["special"].get<bool>());  // "$A <sep>"
-  Response t2 = s.Post("/tokenize",
-                       R"({"inputs": ["the man went", "x"], "add_special_tokens": false})");
+  Response t2 = s.Post(
+      "/tokenize",
+      R"({"inputs": ["the man went", "x"], "add_special_tokens": false})");
   ASSERT_EQ(t2.status, 200);
   ASSERT_EQ(t2.j.size(), 2u);
   EXPECT_EQ(t2.j[0].size(), toks.size() - 1);
@@ -203,10 +207,11 @@ TEST(ServerHttpTest, EmbedMatchesTheLibraryBitForBit) {
   TestServer s(kMlmModel);
   Result<Model> ref = Model::Load(kMlmModel);
   ASSERT_TRUE(ref.ok());
-  const std::vector<std::string> texts = {"the man went to the store .",
-                                          "a", "", "x y z w"};
+  const std::vector<std::string> texts = {"the man went to the store .", "a",
+                                          "", "x y z w"};
   for (const bool normalize : {true, false}) {
-    Response r = s.Post("/embed", json({{"inputs", texts}, {"normalize", normalize}}).dump());
+    Response r = s.Post(
+        "/embed", json({{"inputs", texts}, {"normalize", normalize}}).dump());
     ASSERT_EQ(r.status, 200) << r.body;
     ASSERT_EQ(r.j.size(), texts.size());
     EXPECT_FALSE(r.header("x-compute-tokens").empty());
@@ -234,8 +239,9 @@ TEST(ServerHttpTest, EmbedMatchesTheLibraryBitForBit) {
 
 TEST(ServerHttpTest, OpenAiEmbeddings) {
   TestServer s(kMlmModel);
-  Response r = s.Post("/v1/embeddings",
-                      R"({"input": ["hello there", "b"], "model": "my-model"})");
+  Response r =
+      s.Post("/v1/embeddings",
+             R"({"input": ["hello there", "b"], "model": "my-model"})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.j["object"], "list");
   EXPECT_EQ(r.j["model"], "my-model");
@@ -255,8 +261,9 @@ TEST(ServerHttpTest, OpenAiEmbeddings) {
   Response tei = s.Post("/embed", R"({"inputs": "hello there"})");
   EXPECT_EQ(tei.j[0], r.j["data"][0]["embedding"]);
   // base64: the same float32 bytes.
-  Response b = s.Post("/v1/embeddings",
-                      R"({"input": "hello there", "encoding_format": "base64"})");
+  Response b =
+      s.Post("/v1/embeddings",
+             R"({"input": "hello there", "encoding_format": "base64"})");
   ASSERT_EQ(b.status, 200) << b.body;
   const std::string b64 = b.j["data"][0]["embedding"];
   EXPECT_EQ(b64.size(), (e0.size() * 4 + 2) / 3 * 4);
@@ -270,28 +277,32 @@ TEST(ServerHttpTest, OpenAiEmbeddings) {
 
 TEST(ServerHttpTest, FillMaskShapes) {
   TestServer s(kMlmModel);
-  Response one = s.Post("/fill-mask",
-                        R"({"inputs": "the man went to the <mask> .", "parameters": {"top_k": 3}})");
+  Response one = s.Post(
+      "/fill-mask",
+      R"({"inputs": "the man went to the <mask> .", "parameters": {"top_k": 3}})");
   ASSERT_EQ(one.status, 200) << one.body;
   ASSERT_TRUE(one.j.is_array());
   ASSERT_EQ(one.j.size(), 3u);
   double prev = 2;
   for (const json& p : one.j) {
-    EXPECT_TRUE(p.contains("token") && p.contains("token_str") && p.contains("sequence"));
+    EXPECT_TRUE(p.contains("token") && p.contains("token_str") &&
+                p.contains("sequence"));
     const double score = p["score"];
     EXPECT_LE(score, prev);
     EXPECT_GT(score, 0);
     prev = score;
-    EXPECT_EQ(p["sequence"].get<std::string>().find("<mask>"), std::string::npos);
+    EXPECT_EQ(p["sequence"].get<std::string>().find("<mask>"),
+              std::string::npos);
   }
-  Response two = s.Post("/fill-mask", R"({"inputs": ["<mask> b <mask>", "a <mask>"]})");
+  Response two =
+      s.Post("/fill-mask", R"({"inputs": ["<mask> b <mask>", "a <mask>"]})");
   ASSERT_EQ(two.status, 200) << two.body;
   ASSERT_EQ(two.j.size(), 2u);
   ASSERT_EQ(two.j[0].size(), 2u);     // two masks: a list per mask
   EXPECT_EQ(two.j[0][0].size(), 5u);  // default top_k
   EXPECT_EQ(two.j[1].size(), 5u);     // one mask: the predictions
-  ExpectError(s.Post("/fill-mask", R"({"inputs": ["a <mask>", "no mask"]})"), 422,
-              "validation", "`inputs`[1]: no mask token");
+  ExpectError(s.Post("/fill-mask", R"({"inputs": ["a <mask>", "no mask"]})"),
+              422, "validation", "`inputs`[1]: no mask token");
 }
 
 TEST(ServerHttpTest, PredictOnAClassifier) {
@@ -305,18 +316,33 @@ TEST(ServerHttpTest, PredictOnAClassifier) {
   EXPECT_GE(p0, p1);
   EXPECT_NEAR(p0 + p1, 1.0, 1e-6);
   EXPECT_TRUE(one.j[0]["label"] == "LABEL_0" || one.j[0]["label"] == "LABEL_1");
-  Response raw = s.Post("/predict", R"({"inputs": "a fine movie", "raw_scores": true})");
+  Response raw =
+      s.Post("/predict", R"({"inputs": "a fine movie", "raw_scores": true})");
   ASSERT_EQ(raw.status, 200);
   EXPECT_EQ(raw.j[0]["label"], one.j[0]["label"]);
-  Response batch = s.Post("/predict", R"({"inputs": [["a fine movie"], ["first", "second"]]})");
+  Response batch = s.Post(
+      "/predict", R"({"inputs": [["a fine movie"], ["first", "second"]]})");
   ASSERT_EQ(batch.status, 200) << batch.body;
   ASSERT_EQ(batch.j.size(), 2u);
   EXPECT_EQ(batch.j[0], one.j);
   Response pair = s.Post("/predict", R"({"inputs": ["first", "second"]})");
   EXPECT_EQ(pair.j, batch.j[1]);
   // The classifier has no MLM head.
-  ExpectError(s.Post("/fill-mask", R"({"inputs": "a <mask>"})"), 424, "unsupported",
-              "no MLM head");
+  ExpectError(s.Post("/fill-mask", R"({"inputs": "a <mask>"})"), 424,
+              "unsupported", "no MLM head");
+}
+
+TEST(ServerHttpTest, LabelsComeFromConfigId2Label) {
+  TestServer s(FFF_DEFAULT_MODEL_DIR);  // the shipped SST-2 model
+  Response info = s.Get("/info");
+  EXPECT_EQ(info.j["model_type"]["classifier"]["id2label"],
+            json({{"0", "negative"}, {"1", "positive"}}));
+  Response good =
+      s.Post("/predict", R"({"inputs": "a gorgeous, witty movie"})");
+  ASSERT_EQ(good.status, 200) << good.body;
+  EXPECT_EQ(good.j[0]["label"], "positive");
+  Response bad = s.Post("/predict", R"({"inputs": "a dull, boring mess"})");
+  EXPECT_EQ(bad.j[0]["label"], "negative");
 }
 
 TEST(ServerHttpTest, EveryErrorPath) {
@@ -324,39 +350,56 @@ TEST(ServerHttpTest, EveryErrorPath) {
   o.max_client_batch_size = 3;
   o.max_body_bytes = 4096;
   TestServer s(kMlmModel, o);
-  ExpectError(s.Post("/embed", "{not json"), 422, "validation", "not valid JSON");
-  ExpectError(s.Post("/embed", R"({"inputs": 3})"), 422, "validation", "`inputs`");
-  ExpectError(s.Post("/embed", R"({"inputs": "a", "normalize": 1})"), 422, "validation",
-              "`normalize`");
-  ExpectError(s.Post("/embed", R"({"inputs": []})"), 400, "empty", "cannot be empty");
+  ExpectError(s.Post("/embed", "{not json"), 422, "validation",
+              "not valid JSON");
+  ExpectError(s.Post("/embed", R"({"inputs": 3})"), 422, "validation",
+              "`inputs`");
+  ExpectError(s.Post("/embed", R"({"inputs": "a", "normalize": 1})"), 422,
+              "validation", "`normalize`");
+  ExpectError(s.Post("/embed", R"({"inputs": []})"), 400, "empty",
+              "cannot be empty");
   ExpectError(s.Post("/embed", R"({"inputs": ["a","b","c","d"]})"), 413,
-              "payload_too_large", "batch size 4 > maximum allowed batch size 3");
-  ExpectError(s.Post("/embed", "{\"inputs\": \"" + std::string(5000, 'a') + "\"}"), 413,
-              "payload_too_large", "larger than 4096 bytes");
+              "payload_too_large",
+              "batch size 4 > maximum allowed batch size 3");
+  ExpectError(
+      s.Post("/embed", "{\"inputs\": \"" + std::string(5000, 'a') + "\"}"), 413,
+      "payload_too_large", "larger than 4096 bytes");
   std::string long_text;
   for (int i = 0; i < 100; ++i) long_text += "word ";
-  ExpectError(s.Post("/embed", json({{"inputs", long_text}}).dump()), 422, "validation",
-              "truncate");
-  Response cut = s.Post("/embed", json({{"inputs", long_text}, {"truncate", true}}).dump());
+  ExpectError(s.Post("/embed", json({{"inputs", long_text}}).dump()), 422,
+              "validation", "truncate");
+  Response cut = s.Post(
+      "/embed", json({{"inputs", long_text}, {"truncate", true}}).dump());
   EXPECT_EQ(cut.status, 200) << cut.body;
-  ExpectError(s.Post("/embed", R"({"inputs": [1, 2, 99999]})"), 422, "validation",
+  ExpectError(s.Post("/embed", R"({"inputs": [1, 2, 99999]})"), 422,
+              "validation",
               "token id 99999 is outside the vocabulary [0, 1536)");
-  ExpectError(s.Post("/embed", R"({"inputs": "a", "dimensions": 7})"), 422, "validation",
-              "`dimensions`");
-  ExpectError(s.Post("/embed", R"({"inputs": "a", "truncation_direction": "Left"})"), 422,
-              "validation", "Left");
+  ExpectError(s.Post("/embed", R"({"inputs": "a", "dimensions": 7})"), 422,
+              "validation", "`dimensions`");
+  ExpectError(
+      s.Post("/embed", R"({"inputs": "a", "truncation_direction": "Left"})"),
+      422, "validation", "Left");
   ExpectError(s.Post("/predict", R"({"inputs": "a"})"), 424, "unsupported",
               "no classification head");
-  ExpectError(s.Post("/fill-mask", R"({"inputs": "no mask"})"), 422, "validation",
-              "no mask token");
+  ExpectError(s.Post("/fill-mask", R"({"inputs": "no mask"})"), 422,
+              "validation", "no mask token");
   ExpectError(s.Get("/nope"), 404, "not_found", "no route GET /nope");
   ExpectError(s.Get("/embed"), 405, "method_not_allowed", "takes POST");
   ExpectError(s.Post("/health", "{}"), 405, "method_not_allowed", "takes GET");
   std::string deep(64, '[');
-  ExpectError(s.Post("/embed", "{\"inputs\": " + deep + "}"), 422, "validation", "nested");
+  ExpectError(s.Post("/embed", "{\"inputs\": " + deep + "}"), 422, "validation",
+              "nested");
   // Errors are counted by type.
-  EXPECT_EQ(s.Metric("fff_request_errors_total{error_type=\"payload_too_large\",status=\"413\"}"), 2);
-  EXPECT_EQ(s.Metric("fff_request_errors_total{error_type=\"not_found\",status=\"404\"}"), 1);
+  EXPECT_EQ(s.Metric("fff_request_errors_total{error_type=\"payload_too_"
+                     "large\",status=\"413\"}"),
+            2);
+  EXPECT_EQ(
+      s.Metric(
+          "fff_request_errors_total{error_type=\"not_found\",status=\"404\"}"),
+      1);
+  EXPECT_EQ(s.Metric("fff_request_errors_total{error_type=\"method_not_"
+                     "allowed\",status=\"405\"}"),
+            2);
   // The server still serves after all that.
   EXPECT_EQ(s.Post("/embed", R"({"inputs": "fine"})").status, 200);
 }
@@ -364,10 +407,12 @@ TEST(ServerHttpTest, EveryErrorPath) {
 // Texts of different lengths, so batches mix sequence lengths.
 std::vector<std::string> Texts(int n) {
   std::vector<std::string> t;
-  const char* words[] = {"the", "man", "went", "to", "store", "a", "big", "red"};
+  const char* words[] = {"the",   "man", "went", "to",
+                         "store", "a",   "big",  "red"};
   for (int i = 0; i < n; ++i) {
     std::string s;
-    for (int k = 0; k <= (i * 7) % 23; ++k) s += std::string(words[(i + k) % 8]) + " ";
+    for (int k = 0; k <= (i * 7) % 23; ++k)
+      s += std::string(words[(i + k) % 8]) + " ";
     t.push_back(s);
   }
   return t;
@@ -388,7 +433,8 @@ void ExpectBatchingInvisible(const std::string& dir, const std::string& path,
   s.gate.Close();
   std::vector<std::future<Response>> futures;
   for (const std::string& b : bodies) {
-    futures.push_back(std::async(std::launch::async, [&s, path, b] { return s.Post(path, b); }));
+    futures.push_back(std::async(std::launch::async,
+                                 [&s, path, b] { return s.Post(path, b); }));
   }
   // All requests inside the server (one held in the worker, the rest queued).
   ASSERT_TRUE(Eventually([&] {
@@ -409,8 +455,11 @@ TEST(ServerHttpTest, BatchingIsInvisibleForEmbed) {
   std::vector<std::string> bodies;
   const auto texts = Texts(12);
   for (size_t i = 0; i < texts.size(); ++i) {
-    bodies.push_back(json({{"inputs", i % 3 ? json(texts[i]) : json({texts[i], texts[(i + 5) % 12]})},
-                           {"normalize", true}}).dump());
+    bodies.push_back(
+        json({{"inputs",
+               i % 3 ? json(texts[i]) : json({texts[i], texts[(i + 5) % 12]})},
+              {"normalize", true}})
+            .dump());
   }
   ExpectBatchingInvisible(kMlmModel, "/embed", bodies);
 }
@@ -418,7 +467,9 @@ TEST(ServerHttpTest, BatchingIsInvisibleForEmbed) {
 TEST(ServerHttpTest, BatchingIsInvisibleForFillMask) {
   std::vector<std::string> bodies;
   for (const std::string& t : Texts(10)) {
-    bodies.push_back(json({{"inputs", t + " <mask> ."}, {"parameters", {{"top_k", 4}}}}).dump());
+    bodies.push_back(
+        json({{"inputs", t + " <mask> ."}, {"parameters", {{"top_k", 4}}}})
+            .dump());
   }
   ExpectBatchingInvisible(kMlmModel, "/fill-mask", bodies);
 }
@@ -427,7 +478,8 @@ TEST(ServerHttpTest, BatchingIsInvisibleForPredict) {
   std::vector<std::string> bodies;
   const auto texts = Texts(10);
   for (size_t i = 0; i < texts.size(); ++i) {
-    bodies.push_back(json({{"inputs", i % 2 ? json(texts[i]) : json({texts[i], texts[9 - i]})}})
+    bodies.push_back(json({{"inputs", i % 2 ? json(texts[i])
+                                            : json({texts[i], texts[9 - i]})}})
                          .dump());
   }
   ExpectBatchingInvisible(kClsModel, "/predict", bodies);
@@ -440,7 +492,8 @@ TEST(ServerHttpTest, BatchingIsInvisibleForHfBertPairs) {
   fs::create_directories(dir);
   fs::copy_file(kData + "/golden/hf-bert-cls/config.json", dir / "config.json",
                 fs::copy_options::overwrite_existing);
-  fs::copy_file(kData + "/golden/hf-bert-cls/model.safetensors", dir / "model.safetensors",
+  fs::copy_file(kData + "/golden/hf-bert-cls/model.safetensors",
+                dir / "model.safetensors",
                 fs::copy_options::overwrite_existing);
   std::ifstream in(kData + "/tiny/tokenizer.json");
   json tok = json::parse(in);
@@ -468,7 +521,8 @@ TEST(ServerHttpTest, BurstAboveTheLimitGets429AndNothingIsLost) {
   std::vector<std::future<Response>> admitted;
   for (int i = 0; i < 3; ++i) {
     admitted.push_back(std::async(std::launch::async, [&s, i] {
-      return s.Post("/embed", json({{"inputs", "text " + std::to_string(i)}}).dump());
+      return s.Post("/embed",
+                    json({{"inputs", "text " + std::to_string(i)}}).dump());
     }));
   }
   ASSERT_TRUE(Eventually([&] { return s.server->active_requests() == 3; }));
@@ -493,7 +547,10 @@ TEST(ServerHttpTest, BurstAboveTheLimitGets429AndNothingIsLost) {
   // Exactly one answer per request: 3 successes, 20 rejections.
   EXPECT_EQ(s.Metric("fff_requests_total{route=\"embed\"}"), 23);
   EXPECT_EQ(s.Metric("fff_requests_success_total{route=\"embed\"}"), 3);
-  EXPECT_EQ(s.Metric("fff_request_errors_total{error_type=\"overloaded\",status=\"429\"}"), 20);
+  EXPECT_EQ(
+      s.Metric(
+          "fff_request_errors_total{error_type=\"overloaded\",status=\"429\"}"),
+      20);
   EXPECT_EQ(s.Metric("fff_in_flight_requests"), 0);
   // After the burst the server admits again.
   EXPECT_EQ(s.Post("/embed", R"({"inputs": "after"})").status, 200);
@@ -535,7 +592,8 @@ TEST(ServerHttpTest, ManyClientsRandomRequestsAllServedCorrectly) {
   }
   for (auto& t : clients) t.join();
   EXPECT_EQ(wrong.load(), 0);
-  EXPECT_EQ(s.Metric("fff_requests_success_total{route=\"embed\"}"), 16 + 6 * 15);
+  EXPECT_EQ(s.Metric("fff_requests_success_total{route=\"embed\"}"),
+            16 + 6 * 15);
 }
 
 TEST(ServerHttpTest, RequestTimeoutAnswers504AndTheServerRecovers) {
@@ -544,11 +602,13 @@ TEST(ServerHttpTest, RequestTimeoutAnswers504AndTheServerRecovers) {
   TestServer s(kMlmModel, o);
   s.gate.Close();
   // The first request reaches the (held) worker; the second stays queued.
-  auto first = std::async(std::launch::async,
-                          [&] { return s.Post("/embed", R"({"inputs": "one"})"); });
+  auto first = std::async(std::launch::async, [&] {
+    return s.Post("/embed", R"({"inputs": "one"})");
+  });
   ASSERT_TRUE(Eventually([&] { return s.gate.waiting() == 1; }));
-  auto second = std::async(std::launch::async,
-                           [&] { return s.Post("/embed", R"({"inputs": "two"})"); });
+  auto second = std::async(std::launch::async, [&] {
+    return s.Post("/embed", R"({"inputs": "two"})");
+  });
   ExpectError(first.get(), 504, "timeout", "100 ms");
   ExpectError(second.get(), 504, "timeout", "--request-timeout-ms");
   s.gate.Open();
@@ -556,7 +616,10 @@ TEST(ServerHttpTest, RequestTimeoutAnswers504AndTheServerRecovers) {
   EXPECT_EQ(ok.status, 200) << ok.body;
   // The queued one was dropped unrun: only the held batch and the last ran.
   ASSERT_TRUE(Eventually([&] { return s.Metric("fff_batches_total") == 2; }));
-  EXPECT_EQ(s.Metric("fff_request_errors_total{error_type=\"timeout\",status=\"504\"}"), 2);
+  EXPECT_EQ(
+      s.Metric(
+          "fff_request_errors_total{error_type=\"timeout\",status=\"504\"}"),
+      2);
 }
 
 TEST(ServerHttpTest, ShutdownFinishesAcceptedRequestsAndRefusesNewOnes) {
@@ -565,16 +628,19 @@ TEST(ServerHttpTest, ShutdownFinishesAcceptedRequestsAndRefusesNewOnes) {
   std::vector<std::future<Response>> accepted;
   for (int i = 0; i < 4; ++i) {
     accepted.push_back(std::async(std::launch::async, [&s, i] {
-      return s.Post("/embed", json({{"inputs", "accepted " + std::to_string(i)}}).dump());
+      return s.Post("/embed",
+                    json({{"inputs", "accepted " + std::to_string(i)}}).dump());
     }));
   }
   ASSERT_TRUE(Eventually([&] { return s.server->active_requests() == 4; }));
   auto stopping = std::async(std::launch::async, [&] { s.server->Shutdown(); });
   ASSERT_TRUE(Eventually([&] { return s.server->draining(); }));
   // New requests are refused while the accepted ones are still held.
-  ExpectError(s.Post("/embed", R"({"inputs": "late"})"), 503, "unhealthy", "shutting down");
+  ExpectError(s.Post("/embed", R"({"inputs": "late"})"), 503, "unhealthy",
+              "shutting down");
   ExpectError(s.Get("/health"), 503, "unhealthy", "shutting down");
-  EXPECT_EQ(stopping.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout)
+  EXPECT_EQ(stopping.wait_for(std::chrono::milliseconds(50)),
+            std::future_status::timeout)
       << "Shutdown returned while requests were in flight";
   s.gate.Open();
   for (auto& f : accepted) {
@@ -582,7 +648,8 @@ TEST(ServerHttpTest, ShutdownFinishesAcceptedRequestsAndRefusesNewOnes) {
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.j.size(), 1u);
   }
-  ASSERT_EQ(stopping.wait_for(std::chrono::seconds(15)), std::future_status::ready);
+  ASSERT_EQ(stopping.wait_for(std::chrono::seconds(15)),
+            std::future_status::ready);
   // Stopped: nothing listens any more.
   EXPECT_EQ(s.Get("/health").status, -1);
 }
@@ -592,7 +659,8 @@ TEST(ServerHttpTest, CreateRejectsBadOptions) {
   ASSERT_TRUE(m.ok());
   ServerOptions o;
   o.max_batch_tokens = 10;  // < max_seq_length 64
-  Result<std::unique_ptr<Server>> s = Server::Create(std::move(*m), kMlmModel, o);
+  Result<std::unique_ptr<Server>> s =
+      Server::Create(std::move(*m), kMlmModel, o);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("--max-batch-tokens"), std::string::npos);
   EXPECT_NE(s.status().message().find("64"), std::string::npos);
@@ -616,7 +684,8 @@ TEST(ServerHttpTest, PortInUseIsAnError) {
   ASSERT_TRUE(b.ok());
   Result<int> p = (*b)->Start();
   ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.status().message().find(std::to_string(a.port)), std::string::npos);
+  EXPECT_NE(p.status().message().find(std::to_string(a.port)),
+            std::string::npos);
 }
 
 }  // namespace

@@ -395,7 +395,84 @@ Status RunInfo(const CommonOptions& o) {
   return Status::Ok();
 }
 
+namespace {
+
+// `fff bench --texts FILE`: embeddings (mean pooling, normalised, as the
+// server's /embed) of the file's lines, in batches of each size; each
+// repetition embeds every line once. Reports sequences/s and tokens/s.
+Status RunBenchTexts(const CommonOptions& o, const BenchOptions& b) {
+  std::string dir;
+  FFF_ASSIGN_OR_RETURN(Model m, LoadModel(o, &dir, /*need_tokenizer=*/true,
+                                          b.linear_block_rows, /*bench=*/true));
+  std::ifstream in(b.texts_path);
+  if (!in) return NotFoundError(fmt::format("--texts {}: cannot open", b.texts_path));
+  const Tokenizer& tok = *m.tokenizer();
+  EncodeOptions eo;
+  eo.max_length = static_cast<size_t>(m.config().max_seq_length);
+  std::vector<std::vector<int32_t>> ids;
+  std::string line;
+  int64_t n_tokens = 0;
+  while (std::getline(in, line)) {
+    Result<Encoding> e = tok.Encode(line, eo);
+    if (!e.ok()) {
+      return Status(e.status().code(), fmt::format("--texts {}: line {}: {}",
+                                                   b.texts_path, ids.size() + 1,
+                                                   e.status().message()));
+    }
+    n_tokens += static_cast<int64_t>(e->ids.size());
+    ids.push_back(std::move(e->ids));
+  }
+  if (ids.empty()) return InvalidArgumentError(fmt::format("--texts {}: no lines", b.texts_path));
+  const ModelConfig& c = m.config();
+  const std::string model_name =
+      c.ff_kind == FfKind::kFff ? fmt::format("fff-{}x{}", c.fff_trees, c.fff_depth)
+                                : fmt::format("dense-{}", c.d_ff);
+  std::string table =
+      "| model | threads | batch | texts | tokens | s/pass | sequences/s | tokens/s |\n"
+      "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::vector<float> emb;
+  for (const int batch : b.batches) {
+    auto pass = [&]() -> Status {
+      for (size_t start = 0; start < ids.size(); start += batch) {
+        const size_t end = std::min(ids.size(), start + batch);
+        std::vector<std::span<const int32_t>> seqs(ids.begin() + start, ids.begin() + end);
+        FFF_RETURN_IF_ERROR(m.Embed(seqs, true, true, &emb));
+      }
+      return Status::Ok();
+    };
+    FFF_RETURN_IF_ERROR(pass());  // warm-up
+    std::vector<double> secs;
+    for (int r = 0; r < b.reps; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      FFF_RETURN_IF_ERROR(pass());
+      secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(secs.begin(), secs.end());
+    const double median = secs[secs.size() / 2];
+    json r = {{"model", model_name},
+              {"dir", dir},
+              {"threads", m.n_threads()},
+              {"batch", batch},
+              {"texts", ids.size()},
+              {"tokens", n_tokens},
+              {"reps", b.reps},
+              {"s_per_pass", median},
+              {"sequences_per_s", double(ids.size()) / median},
+              {"tokens_per_s", double(n_tokens) / median},
+              {"cpu_target", m.cpu_target()}};
+    PrintLine(r);
+    table += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.1f} | {:.0f} |\n",
+                         model_name, m.n_threads(), batch, ids.size(), n_tokens, median,
+                         double(ids.size()) / median, double(n_tokens) / median);
+  }
+  std::fputs(table.c_str(), stderr);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status RunBench(const CommonOptions& o, const BenchOptions& b) {
+  if (!b.texts_path.empty()) return RunBenchTexts(o, b);
   std::string dir;
   FFF_ASSIGN_OR_RETURN(Model m, LoadModel(o, &dir, /*need_tokenizer=*/false,
                                           b.linear_block_rows, /*bench=*/true));

@@ -36,6 +36,9 @@ struct BenchOptions {
   std::string json_path;
   bool breakdown = false;
   int64_t linear_block_rows = 0;
+  // When set: embed this file's lines (tokenized, truncated to the model's
+  // maximum) in batches of each --batches size instead of random ids.
+  std::string texts_path;
 };
 
 struct ServeOptions {

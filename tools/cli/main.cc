@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
   bench->add_option("--linear-block-rows", bo.linear_block_rows,
                     "rows per block of the dense products (tuning)")
       ->check(CLI::Range(0, 4096));
+  bench->add_option("--texts", bo.texts_path,
+                    "embed this file's lines (one text each) in batches of "
+                    "each --batches size: the offline throughput a server "
+                    "is compared with");
   bench->add_flag("--breakdown", bo.breakdown,
                   "time each component (embedding, attention, FF, ...)");
 
@@ -133,7 +137,8 @@ int main(int argc, char** argv) {
                     "embedding pooling: mean or cls (first token)")
       ->check(CLI::IsMember({"mean", "cls"}));
   serve->add_option("--http-threads", sv.http_threads,
-                    "request threads (0: max-concurrent-requests + 16)")
+                    "request threads = most connections served at once (0: the larger "
+                    "of 256 and max-concurrent-requests + 16)")
       ->check(CLI::Range(0, 1 << 14));
   serve->add_option("--served-model-name", sv.served_model_name,
                     "model name in /info and /v1/embeddings");

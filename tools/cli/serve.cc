@@ -51,8 +51,8 @@ Status RunServe(const CommonOptions& o, const ServeOptions& so) {
     }
     if (std::rename(tmp.c_str(), so.port_file.c_str()) != 0) {
       srv->Shutdown();
-      return NotFoundError(
-          fmt::format("--port-file {}: cannot rename into place", so.port_file));
+      return NotFoundError(fmt::format(
+          "--port-file {}: cannot rename into place", so.port_file));
     }
   }
 
@@ -65,7 +65,8 @@ Status RunServe(const CommonOptions& o, const ServeOptions& so) {
       const int sig = sigtimedwait(&signals, nullptr, &tick);
       if (sig < 0) continue;
       if (++received == 1) {
-        std::fprintf(stderr, "fff serve: %s: finishing accepted requests, "
+        std::fprintf(stderr,
+                     "fff serve: %s: finishing accepted requests, "
                      "refusing new ones (send it again to exit now)\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
         drainer = std::thread([&] { srv->Shutdown(); });

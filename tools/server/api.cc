@@ -119,15 +119,16 @@ std::optional<ApiError> ParseIds(const json& j, const std::string& where,
   ids->reserve(j.size());
   for (size_t i = 0; i < j.size(); ++i) {
     const json& v = j[i];
-    const bool ok = (v.is_number_unsigned() &&
-                     v.get<uint64_t>() <= uint64_t(std::numeric_limits<int32_t>::max())) ||
-                    (v.is_number_integer() && !v.is_number_unsigned() &&
-                     v.get<int64_t>() >= 0 &&
-                     v.get<int64_t>() <= std::numeric_limits<int32_t>::max());
+    const bool ok =
+        (v.is_number_unsigned() &&
+         v.get<uint64_t>() <= uint64_t(std::numeric_limits<int32_t>::max())) ||
+        (v.is_number_integer() && !v.is_number_unsigned() &&
+         v.get<int64_t>() >= 0 &&
+         v.get<int64_t>() <= std::numeric_limits<int32_t>::max());
     if (!ok) {
       return Invalid(fmt::format(
-          "{}[{}]: expected a token id (a non-negative integer), got {}",
-          where, i, v.dump()));
+          "{}[{}]: expected a token id (a non-negative integer), got {}", where,
+          i, v.dump()));
     }
     ids->push_back(static_cast<int32_t>(v.get<int64_t>()));
   }
@@ -151,8 +152,8 @@ std::optional<ApiError> ParseEmbedInputs(const json& j, const char* field,
                                          bool* single) {
   const json* f = Field(j, field);
   if (f == nullptr) return Invalid(fmt::format("`{}`: missing", field));
-  auto one = [&](const json& v, const std::string& where)
-      -> std::optional<ApiError> {
+  auto one = [&](const json& v,
+                 const std::string& where) -> std::optional<ApiError> {
     TextInput in;
     if (v.is_string()) {
       in.text = v.get<std::string>();
@@ -163,9 +164,9 @@ std::optional<ApiError> ParseEmbedInputs(const json& j, const char* field,
       in.is_ids = true;
       if (auto e = ParseIds(v, where, &in.ids)) return e;
     } else {
-      return Invalid(fmt::format(
-          "{}: expected a string or a list of token ids, got {}", where,
-          v.type_name()));
+      return Invalid(
+          fmt::format("{}: expected a string or a list of token ids, got {}",
+                      where, v.type_name()));
     }
     inputs->push_back(std::move(in));
     return std::nullopt;
@@ -181,7 +182,8 @@ std::optional<ApiError> ParseEmbedInputs(const json& j, const char* field,
         field, f->type_name()));
   }
   if (f->empty()) return NoInputs(field);
-  if (f->size() > limits.max_inputs) return TooMany(f->size(), limits.max_inputs);
+  if (f->size() > limits.max_inputs)
+    return TooMany(f->size(), limits.max_inputs);
   *single = false;
   for (size_t i = 0; i < f->size(); ++i) {
     if (auto e = one((*f)[i], fmt::format("`{}`[{}]", field, i))) return e;
@@ -202,12 +204,13 @@ std::optional<ApiError> ParseTextInputs(const json& j,
     return std::nullopt;
   }
   if (!f->is_array()) {
-    return Invalid(fmt::format(
-        "`inputs`: expected a string or a list of strings, got {}",
-        f->type_name()));
+    return Invalid(
+        fmt::format("`inputs`: expected a string or a list of strings, got {}",
+                    f->type_name()));
   }
   if (f->empty()) return NoInputs("inputs");
-  if (f->size() > limits.max_inputs) return TooMany(f->size(), limits.max_inputs);
+  if (f->size() > limits.max_inputs)
+    return TooMany(f->size(), limits.max_inputs);
   *single = false;
   for (size_t i = 0; i < f->size(); ++i) {
     if (!(*f)[i].is_string()) {
@@ -284,8 +287,8 @@ ApiResult<OpenAiEmbedRequest> ParseOpenAiEmbedRequest(
   }
   if (const json* m = Field(*j, "model")) {
     if (!m->is_string()) {
-      return Invalid(fmt::format("`model`: expected a string, got {}",
-                                 m->type_name()));
+      return Invalid(
+          fmt::format("`model`: expected a string, got {}", m->type_name()));
     }
     r.model = m->get<std::string>();
   }
@@ -311,8 +314,8 @@ ApiResult<PredictRequest> ParsePredictRequest(std::string_view body,
   const json* f = Field(*j, "inputs");
   if (f == nullptr) return Invalid("`inputs`: missing");
   // A sequence: one text, or a list of one or two texts (a pair).
-  auto sequence = [&](const json& v, const std::string& where)
-      -> std::optional<ApiError> {
+  auto sequence = [&](const json& v,
+                      const std::string& where) -> std::optional<ApiError> {
     TextInput in;
     if (v.is_string()) {
       in.text = v.get<std::string>();
@@ -350,9 +353,9 @@ ApiResult<PredictRequest> ParsePredictRequest(std::string_view body,
       if (auto e = sequence(v, fmt::format("`inputs`[{}]", i))) return *e;
     }
   } else {
-    return Invalid(fmt::format(
-        "`inputs`: expected a string, a pair or a batch, got {}",
-        f->type_name()));
+    return Invalid(
+        fmt::format("`inputs`: expected a string, a pair or a batch, got {}",
+                    f->type_name()));
   }
   if (auto e = OptionalBool(*j, "truncate", &r.truncate)) return *e;
   if (auto e = OptionalBool(*j, "raw_scores", &r.raw_scores)) return *e;
@@ -367,7 +370,8 @@ ApiResult<FillMaskRequest> ParseFillMaskRequest(std::string_view body,
   FillMaskRequest r;
   std::vector<std::string> texts;
   if (auto e = ParseTextInputs(*j, limits, &texts, &r.single)) return *e;
-  for (std::string& t : texts) r.inputs.push_back({std::move(t), {}, false, {}});
+  for (std::string& t : texts)
+    r.inputs.push_back({std::move(t), {}, false, {}});
   if (const json* p = Field(*j, "parameters")) {
     if (!p->is_object()) {
       return Invalid(fmt::format("`parameters`: expected an object, got {}",
@@ -426,9 +430,10 @@ ApiResult<DecodeRequest> ParseDecodeRequest(std::string_view body,
     for (size_t i = 0; i < f->size(); ++i) {
       const json& v = (*f)[i];
       if (!v.is_array()) {
-        return Invalid(fmt::format("`ids`[{}]: expected a list of token ids, "
-                                   "got {}",
-                                   i, v.type_name()));
+        return Invalid(
+            fmt::format("`ids`[{}]: expected a list of token ids, "
+                        "got {}",
+                        i, v.type_name()));
       }
       r.ids.emplace_back();
       if (auto e = ParseIds(v, fmt::format("`ids`[{}]", i), &r.ids.back())) {
@@ -436,7 +441,8 @@ ApiResult<DecodeRequest> ParseDecodeRequest(std::string_view body,
       }
     }
   }
-  if (auto e = OptionalBool(*j, "skip_special_tokens", &r.skip_special_tokens)) {
+  if (auto e =
+          OptionalBool(*j, "skip_special_tokens", &r.skip_special_tokens)) {
     return *e;
   }
   return r;
@@ -450,7 +456,8 @@ std::string Base64Encode(const void* data, size_t n_bytes) {
   out.reserve((n_bytes + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 3 <= n_bytes; i += 3) {
-    const uint32_t v = (uint32_t(p[i]) << 16) | (uint32_t(p[i + 1]) << 8) | p[i + 2];
+    const uint32_t v =
+        (uint32_t(p[i]) << 16) | (uint32_t(p[i + 1]) << 8) | p[i + 2];
     out += kAlphabet[v >> 18];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];

@@ -54,7 +54,7 @@ struct EmbedRequest {
 struct OpenAiEmbedRequest {
   std::vector<TextInput> inputs;
   bool single = false;
-  std::string model;  // echoed back; any value accepted
+  std::string model;    // echoed back; any value accepted
   bool base64 = false;  // encoding_format "base64": little-endian float32
   std::optional<int64_t> dimensions;
 };

@@ -83,8 +83,8 @@ bool Batcher::Submit(const std::shared_ptr<InferenceRequest>& request) {
     const int key = request->options().BatchKey();
     for (size_t i = 0; i < request->sequences().size(); ++i) {
       queue_.push_back(
-          {request, i,
-           static_cast<int64_t>(request->sequences()[i].ids.size()), key});
+          {request, i, static_cast<int64_t>(request->sequences()[i].ids.size()),
+           key});
     }
     if (hooks_.on_queue_size) hooks_.on_queue_size(queue_.size());
   }
@@ -151,7 +151,8 @@ void Batcher::Loop() {
             std::chrono::duration<double>(start - r.submitted_).count());
       }
       tokens += e.n_tokens;
-      items.push_back({&r.sequences_[e.index], &r.outputs_[e.index], &r.options_});
+      items.push_back(
+          {&r.sequences_[e.index], &r.outputs_[e.index], &r.options_});
     }
     if (hooks_.on_batch_start) hooks_.on_batch_start(batch.size(), tokens);
     const Status status = run_(items);

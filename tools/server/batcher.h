@@ -107,9 +107,9 @@ struct BatcherOptions {
 // One queued sequence.
 struct QueueEntry {
   std::shared_ptr<InferenceRequest> request;
-  size_t index;      // into request->sequences()
+  size_t index;  // into request->sequences()
   int64_t n_tokens;
-  int key;           // request->options().BatchKey()
+  int key;  // request->options().BatchKey()
 };
 
 // The batch to run next: positions in `queue` (ascending). It starts with

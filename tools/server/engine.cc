@@ -31,10 +31,7 @@ void TopKSoftmax(const float* logits, int64_t n, int k,
   }
 }
 
-Status ModelEngine::Run(std::span<const Batcher::Item> items) {
-  if (items.empty()) return Status::Ok();
-  const TaskOptions& opt = *items[0].options;
-  if (opt.task == Task::kFillMask) return RunFillMask(items);
+void ModelEngine::CollectSequences(std::span<const Batcher::Item> items) {
   seqs_.clear();
   types_.clear();
   const bool typed = model_->config().type_vocab_size > 0;
@@ -42,6 +39,13 @@ Status ModelEngine::Run(std::span<const Batcher::Item> items) {
     seqs_.emplace_back(it.sequence->ids);
     if (typed) types_.emplace_back(it.sequence->type_ids);
   }
+}
+
+Status ModelEngine::Run(std::span<const Batcher::Item> items) {
+  if (items.empty()) return Status::Ok();
+  const TaskOptions& opt = *items[0].options;
+  if (opt.task == Task::kFillMask) return RunFillMask(items);
+  CollectSequences(items);
   int64_t width = 0;
   if (opt.task == Task::kEmbed) {
     FFF_RETURN_IF_ERROR(
@@ -59,14 +63,9 @@ Status ModelEngine::Run(std::span<const Batcher::Item> items) {
 }
 
 Status ModelEngine::RunFillMask(std::span<const Batcher::Item> items) {
-  if (mask_id_ < 0) return InternalError("fill-mask: the tokenizer has no mask token");
-  seqs_.clear();
-  types_.clear();
-  const bool typed = model_->config().type_vocab_size > 0;
-  for (const Batcher::Item& it : items) {
-    seqs_.emplace_back(it.sequence->ids);
-    if (typed) types_.emplace_back(it.sequence->type_ids);
-  }
+  if (mask_id_ < 0)
+    return InternalError("fill-mask: the tokenizer has no mask token");
+  CollectSequences(items);
   FFF_RETURN_IF_ERROR(model_->Encode(seqs_, &out_, nullptr, types_));
   const int64_t d = model_->config().d_model;
   rows_.clear();

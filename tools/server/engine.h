@@ -26,6 +26,8 @@ class ModelEngine {
 
  private:
   Status RunFillMask(std::span<const Batcher::Item> items);
+  // seqs_ (and types_ for models with token types) viewing the items.
+  void CollectSequences(std::span<const Batcher::Item> items);
 
   Model* model_;
   bool mean_pooling_;

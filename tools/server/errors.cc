@@ -33,8 +33,9 @@ ErrorInfo GetErrorInfo(ErrorKind kind) {
 }
 
 std::string RenderError(const ApiError& error) {
-  nlohmann::ordered_json j = {{"error", error.message},
-                              {"error_type", GetErrorInfo(error.kind).error_type}};
+  nlohmann::ordered_json j = {
+      {"error", error.message},
+      {"error_type", GetErrorInfo(error.kind).error_type}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -64,8 +65,7 @@ ErrorKind ErrorKindForHttpStatus(int http_status) {
     case 503:
       return ErrorKind::kUnavailable;
     default:
-      return http_status >= 500 ? ErrorKind::kInternal
-                                : ErrorKind::kValidation;
+      return http_status >= 500 ? ErrorKind::kInternal : ErrorKind::kValidation;
   }
 }
 

@@ -36,11 +36,11 @@ ErrorInfo GetErrorInfo(ErrorKind kind);
 
 // Every kind, in table order (tests and docs iterate over it).
 inline constexpr ErrorKind kAllErrorKinds[] = {
-    ErrorKind::kValidation,  ErrorKind::kTokenizer,
-    ErrorKind::kEmpty,       ErrorKind::kPayloadTooLarge,
-    ErrorKind::kOverloaded,  ErrorKind::kUnavailable,
-    ErrorKind::kTimeout,     ErrorKind::kUnsupported,
-    ErrorKind::kNotFound,    ErrorKind::kMethodNotAllowed,
+    ErrorKind::kValidation, ErrorKind::kTokenizer,
+    ErrorKind::kEmpty,      ErrorKind::kPayloadTooLarge,
+    ErrorKind::kOverloaded, ErrorKind::kUnavailable,
+    ErrorKind::kTimeout,    ErrorKind::kUnsupported,
+    ErrorKind::kNotFound,   ErrorKind::kMethodNotAllowed,
     ErrorKind::kInternal};
 
 struct ApiError {
@@ -61,7 +61,7 @@ ErrorKind ErrorKindForHttpStatus(int http_status);
 template <class T>
 class [[nodiscard]] ApiResult {
  public:
-  ApiResult(T value) : v_(std::move(value)) {}     // NOLINT: implicit
+  ApiResult(T value) : v_(std::move(value)) {}         // NOLINT: implicit
   ApiResult(ApiError error) : v_(std::move(error)) {}  // NOLINT: implicit
   bool ok() const { return std::holds_alternative<T>(v_); }
   const ApiError& error() const { return std::get<ApiError>(v_); }

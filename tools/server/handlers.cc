@@ -7,6 +7,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 
 #include "tools/server/server_impl.h"
 
@@ -38,7 +39,7 @@ std::string InputName(const char* field, bool single, size_t i) {
 
 ApiResult<TokenizedInputs> Server::Impl::TokenizeInputs(
     const std::vector<TextInput>& inputs, bool truncate, bool single,
-    const char* field) const {
+    const char* field, Clock::time_point arrival) const {
   const ModelConfig& c = model.config();
   const size_t max_len = static_cast<size_t>(c.max_seq_length);
   const bool typed = c.type_vocab_size > 0;
@@ -53,8 +54,8 @@ ApiResult<TokenizedInputs> Server::Impl::TokenizeInputs(
           return ApiError{ErrorKind::kValidation,
                           fmt::format("{}[{}]: token id {} is outside the "
                                       "vocabulary [0, {})",
-                                      InputName(field, single, i), k,
-                                      in.ids[k], c.vocab_size)};
+                                      InputName(field, single, i), k, in.ids[k],
+                                      c.vocab_size)};
         }
       }
       job.ids = in.ids;
@@ -98,7 +99,18 @@ ApiResult<TokenizedInputs> Server::Impl::TokenizeInputs(
     out.n_tokens += static_cast<int64_t>(job.ids.size());
     out.jobs.push_back(std::move(job));
   }
+  out.tokenization_ms = MsSince(arrival);
+  tokenization_seconds->Observe(out.tokenization_ms / 1000);
   return out;
+}
+
+std::optional<ApiError> Server::Impl::CheckDimensions(
+    const std::optional<int64_t>& dimensions) const {
+  if (!dimensions || *dimensions == model.config().d_model) return std::nullopt;
+  return ApiError{ErrorKind::kValidation,
+                  fmt::format("`dimensions`: the model's embeddings have {} "
+                              "dimensions and cannot be shortened, got {}",
+                              model.config().d_model, *dimensions)};
 }
 
 ApiResult<std::shared_ptr<InferenceRequest>> Server::Impl::Infer(
@@ -125,14 +137,13 @@ ApiResult<std::shared_ptr<InferenceRequest>> Server::Impl::Infer(
 
 void Server::Impl::AddTimingHeaders(Reply* reply, const TokenizedInputs& in,
                                     const InferenceRequest& r,
-                                    Clock::time_point arrival,
-                                    double tokenization_ms) const {
+                                    Clock::time_point arrival) const {
   auto ms = [](double v) { return fmt::format("{:.3f}", v); };
   reply->headers = {{"x-compute-type", "cpu"},
                     {"x-compute-tokens", std::to_string(in.n_tokens)},
                     {"x-compute-characters", std::to_string(in.n_chars)},
                     {"x-total-time", ms(MsSince(arrival))},
-                    {"x-tokenization-time", ms(tokenization_ms)},
+                    {"x-tokenization-time", ms(in.tokenization_ms)},
                     {"x-queue-time", ms(r.queue_ms())},
                     {"x-inference-time", ms(r.inference_ms())}};
 }
@@ -141,24 +152,18 @@ ApiResult<Reply> Server::Impl::Embed(const httplib::Request& req) {
   const Clock::time_point arrival = Clock::now();
   ApiResult<EmbedRequest> p = ParseEmbedRequest(req.body, limits);
   if (!p.ok()) return p.error();
-  if (p->dimensions && *p->dimensions != model.config().d_model) {
-    return ApiError{ErrorKind::kValidation,
-                    fmt::format("`dimensions`: the model's embeddings have {} "
-                                "dimensions and cannot be shortened, got {}",
-                                model.config().d_model, *p->dimensions)};
-  }
-  ApiResult<TokenizedInputs> in = TokenizeInputs(
-      p->inputs, p->truncate.value_or(opt.auto_truncate), p->single, "inputs");
+  if (auto e = CheckDimensions(p->dimensions)) return *e;
+  ApiResult<TokenizedInputs> in =
+      TokenizeInputs(p->inputs, p->truncate.value_or(opt.auto_truncate),
+                     p->single, "inputs", arrival);
   if (!in.ok()) return in.error();
-  const double tok_ms = MsSince(arrival);
-  tokenization_seconds->Observe(tok_ms / 1000);
   TaskOptions to{Task::kEmbed, p->normalize, 0};
   auto r = Infer(to, std::move(in->jobs), arrival);
   if (!r.ok()) return r.error();
   json out = json::array();
   for (const SequenceOutput& o : (*r)->outputs()) out.push_back(o.values);
   Reply reply{Dump(out), "application/json", {}};
-  AddTimingHeaders(&reply, *in, **r, arrival, tok_ms);
+  AddTimingHeaders(&reply, *in, **r, arrival);
   return reply;
 }
 
@@ -166,19 +171,12 @@ ApiResult<Reply> Server::Impl::OpenAiEmbed(const httplib::Request& req) {
   const Clock::time_point arrival = Clock::now();
   ApiResult<OpenAiEmbedRequest> p = ParseOpenAiEmbedRequest(req.body, limits);
   if (!p.ok()) return p.error();
-  if (p->dimensions && *p->dimensions != model.config().d_model) {
-    return ApiError{ErrorKind::kValidation,
-                    fmt::format("`dimensions`: the model's embeddings have {} "
-                                "dimensions and cannot be shortened, got {}",
-                                model.config().d_model, *p->dimensions)};
-  }
+  if (auto e = CheckDimensions(p->dimensions)) return *e;
   // OpenAI's endpoint truncates nothing silently: it rejects long inputs
   // unless the server runs with --auto-truncate.
   ApiResult<TokenizedInputs> in =
-      TokenizeInputs(p->inputs, opt.auto_truncate, p->single, "input");
+      TokenizeInputs(p->inputs, opt.auto_truncate, p->single, "input", arrival);
   if (!in.ok()) return in.error();
-  const double tok_ms = MsSince(arrival);
-  tokenization_seconds->Observe(tok_ms / 1000);
   // OpenAI's embeddings are unit length.
   auto r = Infer({Task::kEmbed, true, 0}, std::move(in->jobs), arrival);
   if (!r.ok()) return r.error();
@@ -196,14 +194,14 @@ ApiResult<Reply> Server::Impl::OpenAiEmbed(const httplib::Request& req) {
     item["index"] = i;
     data.push_back(std::move(item));
   }
-  json out = {{"object", "list"},
-              {"data", std::move(data)},
-              {"model", p->model.empty() ? model_name : p->model},
-              {"usage",
-               {{"prompt_tokens", in->n_tokens},
-                {"total_tokens", in->n_tokens}}}};
+  json out = {
+      {"object", "list"},
+      {"data", std::move(data)},
+      {"model", p->model.empty() ? model_name : p->model},
+      {"usage",
+       {{"prompt_tokens", in->n_tokens}, {"total_tokens", in->n_tokens}}}};
   Reply reply{Dump(out), "application/json", {}};
-  AddTimingHeaders(&reply, *in, **r, arrival, tok_ms);
+  AddTimingHeaders(&reply, *in, **r, arrival);
   return reply;
 }
 
@@ -216,11 +214,10 @@ ApiResult<Reply> Server::Impl::Predict(const httplib::Request& req) {
   }
   ApiResult<PredictRequest> p = ParsePredictRequest(req.body, limits);
   if (!p.ok()) return p.error();
-  ApiResult<TokenizedInputs> in = TokenizeInputs(
-      p->inputs, p->truncate.value_or(opt.auto_truncate), p->single, "inputs");
+  ApiResult<TokenizedInputs> in =
+      TokenizeInputs(p->inputs, p->truncate.value_or(opt.auto_truncate),
+                     p->single, "inputs", arrival);
   if (!in.ok()) return in.error();
-  const double tok_ms = MsSince(arrival);
-  tokenization_seconds->Observe(tok_ms / 1000);
   auto r = Infer({Task::kClassify, false, 0}, std::move(in->jobs), arrival);
   if (!r.ok()) return r.error();
   json out = json::array();
@@ -230,7 +227,8 @@ ApiResult<Reply> Server::Impl::Predict(const httplib::Request& req) {
     if (p->raw_scores) {
       scores = logits;
     } else if (logits.size() == 1) {
-      scores[0] = static_cast<float>(1.0 / (1.0 + std::exp(-double(logits[0]))));
+      scores[0] =
+          static_cast<float>(1.0 / (1.0 + std::exp(-double(logits[0]))));
     } else {
       const float m = *std::max_element(logits.begin(), logits.end());
       double sum = 0;
@@ -250,7 +248,7 @@ ApiResult<Reply> Server::Impl::Predict(const httplib::Request& req) {
     out.push_back(std::move(preds));
   }
   Reply reply{Dump(p->single ? out[0] : out), "application/json", {}};
-  AddTimingHeaders(&reply, *in, **r, arrival, tok_ms);
+  AddTimingHeaders(&reply, *in, **r, arrival);
   return reply;
 }
 
@@ -266,20 +264,19 @@ ApiResult<Reply> Server::Impl::FillMask(const httplib::Request& req) {
   }
   ApiResult<FillMaskRequest> p = ParseFillMaskRequest(req.body, limits);
   if (!p.ok()) return p.error();
-  ApiResult<TokenizedInputs> in = TokenizeInputs(
-      p->inputs, p->truncate.value_or(opt.auto_truncate), p->single, "inputs");
+  ApiResult<TokenizedInputs> in =
+      TokenizeInputs(p->inputs, p->truncate.value_or(opt.auto_truncate),
+                     p->single, "inputs", arrival);
   if (!in.ok()) return in.error();
   for (size_t i = 0; i < in->jobs.size(); ++i) {
     const auto& ids = in->jobs[i].ids;
     if (std::find(ids.begin(), ids.end(), mask) == ids.end()) {
-      return ApiError{ErrorKind::kValidation,
-                      fmt::format("{}: no mask token \"{}\" in the input",
-                                  InputName("inputs", p->single, i),
-                                  tok->IdToToken(mask))};
+      return ApiError{
+          ErrorKind::kValidation,
+          fmt::format("{}: no mask token \"{}\" in the input",
+                      InputName("inputs", p->single, i), tok->IdToToken(mask))};
     }
   }
-  const double tok_ms = MsSince(arrival);
-  tokenization_seconds->Observe(tok_ms / 1000);
   TaskOptions to{Task::kFillMask, false, p->top_k};
   auto r = Infer(to, std::move(in->jobs), arrival);
   if (!r.ok()) return r.error();
@@ -288,8 +285,8 @@ ApiResult<Reply> Server::Impl::FillMask(const httplib::Request& req) {
   for (size_t i = 0; i < outputs.size(); ++i) {
     const SequenceOutput& o = outputs[i];
     const std::vector<int32_t>& ids = (*r)->sequences()[i].ids;
-    const size_t n_masks = static_cast<size_t>(
-        std::count(ids.begin(), ids.end(), mask));
+    const size_t n_masks =
+        static_cast<size_t>(std::count(ids.begin(), ids.end(), mask));
     const size_t k = n_masks ? o.ids.size() / n_masks : 0;
     json per_mask = json::array();
     size_t m = 0;
@@ -314,7 +311,7 @@ ApiResult<Reply> Server::Impl::FillMask(const httplib::Request& req) {
     out.push_back(n_masks == 1 ? per_mask[0] : per_mask);
   }
   Reply reply{Dump(p->single ? out[0] : out), "application/json", {}};
-  AddTimingHeaders(&reply, *in, **r, arrival, tok_ms);
+  AddTimingHeaders(&reply, *in, **r, arrival);
   return reply;
 }
 
@@ -336,13 +333,12 @@ ApiResult<Reply> Server::Impl::Tokenize(const httplib::Request& req) {
     for (size_t k = 0; k < e->ids.size(); ++k) {
       const bool special = e->special_tokens_mask[k] != 0;
       const auto [start, stop] = e->offsets[k];
-      tokens.push_back(
-          {{"id", e->ids[k]},
-           {"text", special ? tok->IdToToken(e->ids[k])
-                            : text.substr(start, stop - start)},
-           {"special", special},
-           {"start", special ? json() : json(start)},
-           {"stop", special ? json() : json(stop)}});
+      tokens.push_back({{"id", e->ids[k]},
+                        {"text", special ? tok->IdToToken(e->ids[k])
+                                         : text.substr(start, stop - start)},
+                        {"special", special},
+                        {"start", special ? json() : json(start)},
+                        {"stop", special ? json() : json(stop)}});
     }
     out.push_back(std::move(tokens));
   }
@@ -373,9 +369,11 @@ Reply Server::Impl::Info() const {
       id2label[std::to_string(i)] = labels[i];
       label2id[labels[i]] = i;
     }
-    model_type = {{"classifier", {{"id2label", id2label}, {"label2id", label2id}}}};
+    model_type = {
+        {"classifier", {{"id2label", id2label}, {"label2id", label2id}}}};
   } else {
-    model_type = {{"embedding", {{"pooling", opt.mean_pooling ? "mean" : "cls"}}}};
+    model_type = {
+        {"embedding", {{"pooling", opt.mean_pooling ? "mean" : "cls"}}}};
   }
   json ff;
   if (c.ff_kind == FfKind::kFff) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -34,9 +35,9 @@ std::vector<std::string> ReadLabels(const std::string& dir, int64_t n_labels) {
 }
 
 // Routes served per method; the other method on the same path is a 405.
-constexpr const char* kPostRoutes[] = {"/embed",    "/predict", "/fill-mask",
-                                       "/tokenize", "/decode",
-                                       "/v1/embeddings"};
+constexpr const char* kPostRoutes[] = {"/embed",     "/predict",
+                                       "/fill-mask", "/tokenize",
+                                       "/decode",    "/v1/embeddings"};
 constexpr const char* kGetRoutes[] = {"/health", "/info", "/metrics"};
 
 }  // namespace
@@ -83,28 +84,39 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
     return InvalidArgumentError(
         fmt::format("{}: expected a positive value, got {}", name, v));
   };
-  FFF_RETURN_IF_ERROR(check_positive("--max-batch-requests", options.max_batch_requests));
-  FFF_RETURN_IF_ERROR(check_positive("--max-concurrent-requests", options.max_concurrent_requests));
-  FFF_RETURN_IF_ERROR(check_positive("--max-client-batch-size",
-                                     static_cast<int64_t>(options.max_client_batch_size)));
-  FFF_RETURN_IF_ERROR(check_positive("--max-body-bytes",
-                                     static_cast<int64_t>(options.max_body_bytes)));
-  FFF_RETURN_IF_ERROR(check_positive("--request-timeout-ms", options.request_timeout_ms));
+  FFF_RETURN_IF_ERROR(
+      check_positive("--max-batch-requests", options.max_batch_requests));
+  FFF_RETURN_IF_ERROR(check_positive("--max-concurrent-requests",
+                                     options.max_concurrent_requests));
+  FFF_RETURN_IF_ERROR(
+      check_positive("--max-client-batch-size",
+                     static_cast<int64_t>(options.max_client_batch_size)));
+  FFF_RETURN_IF_ERROR(check_positive(
+      "--max-body-bytes", static_cast<int64_t>(options.max_body_bytes)));
+  FFF_RETURN_IF_ERROR(
+      check_positive("--request-timeout-ms", options.request_timeout_ms));
   if (options.http_threads < 0) {
-    return InvalidArgumentError(fmt::format(
-        "--http-threads: expected 0 (automatic) or more, got {}",
-        options.http_threads));
+    return InvalidArgumentError(
+        fmt::format("--http-threads: expected 0 (automatic) or more, got {}",
+                    options.http_threads));
   }
 
   auto im = std::make_unique<Impl>(std::move(model), model_dir, options);
   Impl& s = *im;
-  if (s.opt.http_threads == 0) s.opt.http_threads = s.opt.max_concurrent_requests + 16;
+  if (s.opt.http_threads == 0) {
+    s.opt.http_threads = std::max(256, s.opt.max_concurrent_requests + 16);
+  }
   s.tok = s.model.tokenizer();
   s.model_name = s.opt.served_model_name;
   if (s.model_name.empty()) {
-    s.model_name = std::filesystem::path(model_dir).lexically_normal().filename().string();
+    s.model_name =
+        std::filesystem::path(model_dir).lexically_normal().filename().string();
     if (s.model_name.empty()) {
-      s.model_name = std::filesystem::path(model_dir).lexically_normal().parent_path().filename().string();
+      s.model_name = std::filesystem::path(model_dir)
+                         .lexically_normal()
+                         .parent_path()
+                         .filename()
+                         .string();
     }
   }
   s.labels = ReadLabels(model_dir, s.model.n_labels());
@@ -129,18 +141,18 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
       "fff_batch_tokens", "Tokens per engine batch",
       PowerOfTwoBuckets(static_cast<double>(s.opt.max_batch_tokens)));
   s.queue_seconds = s.metrics.AddHistogram(
-      "fff_queue_duration_seconds",
-      "Time a sequence waited for its batch", LatencyBuckets());
-  s.inference_seconds = s.metrics.AddHistogram(
-      "fff_inference_duration_seconds", "Engine time per batch",
+      "fff_queue_duration_seconds", "Time a sequence waited for its batch",
       LatencyBuckets());
+  s.inference_seconds =
+      s.metrics.AddHistogram("fff_inference_duration_seconds",
+                             "Engine time per batch", LatencyBuckets());
   s.tokenization_seconds = s.metrics.AddHistogram(
       "fff_tokenization_duration_seconds",
       "Parsing and tokenization time per request", LatencyBuckets());
-  s.tokens_total = s.metrics.AddCounter(
-      "fff_tokens_total", "Tokens run through the encoder");
-  s.batches_total = s.metrics.AddCounter("fff_batches_total",
-                                         "Engine batches run");
+  s.tokens_total = s.metrics.AddCounter("fff_tokens_total",
+                                        "Tokens run through the encoder");
+  s.batches_total =
+      s.metrics.AddCounter("fff_batches_total", "Engine batches run");
   s.tokens_per_second = s.metrics.AddGauge(
       "fff_tokens_per_second", "Encoder throughput of the last batch");
 
@@ -187,19 +199,32 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
   });
 
   // Every route goes through `serve`: drain check, admission, metrics and
-  // the error table.
-  auto serve = [&s](const char* route, bool model_route, bool openai,
-                    auto fn) {
+  // the error table. The counters are held by guards, so a handler that
+  // throws (httplib answers 500) still releases its permit.
+  struct Hold {
+    std::atomic<int>* counter;
+    Gauge* gauge;
+    Impl* s;  // notified when `active` drops to 0 while draining
+    ~Hold() {
+      if (gauge) gauge->Add(-1);
+      if (counter->fetch_sub(1) == 1 && s && s->draining.load()) {
+        std::lock_guard<std::mutex> lock(s->state_mu);
+        s->state_cv.notify_all();
+      }
+    }
+  };
+  auto serve = [&s](const char* route, bool model_route, bool openai, auto fn) {
     Impl::RouteMetrics rm = s.RegisterRoute(route);
     return [&s, rm, model_route, openai, fn](const httplib::Request& req,
                                              httplib::Response& res) {
       const Clock::time_point arrival = Clock::now();
       rm.requests->Inc();
       s.active.fetch_add(1);
+      Hold active{&s.active, nullptr, &s};
       ApiResult<Reply> reply = ApiError{ErrorKind::kInternal, ""};
-      bool admitted = false;
       if (s.draining.load()) {
-        reply = ApiError{ErrorKind::kUnavailable, "the server is shutting down"};
+        reply =
+            ApiError{ErrorKind::kUnavailable, "the server is shutting down"};
       } else if (model_route &&
                  s.admitted.fetch_add(1) >= s.opt.max_concurrent_requests) {
         s.admitted.fetch_sub(1);
@@ -207,14 +232,12 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
                          fmt::format("model is overloaded: {} requests in "
                                      "flight (--max-concurrent-requests)",
                                      s.opt.max_concurrent_requests)};
-      } else {
-        admitted = model_route;
-        if (admitted) s.in_flight_gauge->Add(1);
+      } else if (model_route) {
+        s.in_flight_gauge->Add(1);
+        Hold permit{&s.admitted, s.in_flight_gauge, nullptr};
         reply = fn(req);
-      }
-      if (admitted) {
-        s.admitted.fetch_sub(1);
-        s.in_flight_gauge->Add(-1);
+      } else {
+        reply = fn(req);
       }
       if (reply.ok()) {
         res.status = 200;
@@ -229,36 +252,38 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
         res.set_content(openai ? RenderOpenAiError(e) : RenderError(e),
                         "application/json");
         s.errors[static_cast<size_t>(e.kind)]->Inc();
-        if (e.kind == ErrorKind::kOverloaded) res.set_header("Retry-After", "1");
+        if (e.kind == ErrorKind::kOverloaded)
+          res.set_header("Retry-After", "1");
       }
       if (s.draining.load()) res.set_header("Connection", "close");
-      if (s.active.fetch_sub(1) == 1 && s.draining.load()) {
-        std::lock_guard<std::mutex> lock(s.state_mu);
-        s.state_cv.notify_all();
-      }
     };
   };
-  h.Post("/embed", serve("embed", true, false,
-                         [&s](const httplib::Request& r) { return s.Embed(r); }));
+  h.Post("/embed", serve("embed", true, false, [&s](const httplib::Request& r) {
+           return s.Embed(r);
+         }));
   h.Post("/v1/embeddings",
          serve("v1_embeddings", true, true,
                [&s](const httplib::Request& r) { return s.OpenAiEmbed(r); }));
-  h.Post("/predict", serve("predict", true, false, [&s](const httplib::Request& r) {
-           return s.Predict(r);
-         }));
-  h.Post("/fill-mask", serve("fill_mask", true, false,
-                             [&s](const httplib::Request& r) { return s.FillMask(r); }));
-  h.Post("/tokenize", serve("tokenize", false, false,
-                            [&s](const httplib::Request& r) { return s.Tokenize(r); }));
-  h.Post("/decode", serve("decode", false, false,
-                          [&s](const httplib::Request& r) { return s.Decode(r); }));
+  h.Post("/predict",
+         serve("predict", true, false,
+               [&s](const httplib::Request& r) { return s.Predict(r); }));
+  h.Post("/fill-mask",
+         serve("fill_mask", true, false,
+               [&s](const httplib::Request& r) { return s.FillMask(r); }));
+  h.Post("/tokenize",
+         serve("tokenize", false, false,
+               [&s](const httplib::Request& r) { return s.Tokenize(r); }));
+  h.Post("/decode",
+         serve("decode", false, false,
+               [&s](const httplib::Request& r) { return s.Decode(r); }));
   h.Get("/info", serve("info", false, false,
                        [&s](const httplib::Request&) -> ApiResult<Reply> {
                          return s.Info();
                        }));
   // /health and /metrics answer while draining (health with 503).
   const Impl::RouteMetrics health = s.RegisterRoute("health");
-  h.Get("/health", [&s, health](const httplib::Request&, httplib::Response& res) {
+  h.Get("/health", [&s, health](const httplib::Request&,
+                                httplib::Response& res) {
     health.requests->Inc();
     if (s.draining.load()) {
       const ApiError e{ErrorKind::kUnavailable, "the server is shutting down"};
@@ -271,52 +296,51 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
     res.status = 200;
   });
   const Impl::RouteMetrics metrics = s.RegisterRoute("metrics");
-  h.Get("/metrics", [&s, metrics](const httplib::Request&, httplib::Response& res) {
-    metrics.requests->Inc();
-    metrics.success->Inc();
-    res.set_content(s.metrics.Render(), "text/plain; version=0.0.4");
-  });
-  for (const char* r : kPostRoutes) {
-    h.Get(r, [](const httplib::Request& req, httplib::Response& res) {
+  h.Get("/metrics",
+        [&s, metrics](const httplib::Request&, httplib::Response& res) {
+          metrics.requests->Inc();
+          metrics.success->Inc();
+          res.set_content(s.metrics.Render(), "text/plain; version=0.0.4");
+        });
+  // The other method on a route: 405 with the Allow header.
+  auto wrong_method = [&s](const char* allow) {
+    return [&s, allow](const httplib::Request& req, httplib::Response& res) {
+      s.errors[static_cast<size_t>(ErrorKind::kMethodNotAllowed)]->Inc();
       res.status = 405;
-      res.set_header("Allow", "POST");
-      res.set_content(RenderError({ErrorKind::kMethodNotAllowed,
-                                   fmt::format("{} takes POST", req.path)}),
-                      "application/json");
-    });
-  }
-  for (const char* r : kGetRoutes) {
-    h.Post(r, [](const httplib::Request& req, httplib::Response& res) {
-      res.status = 405;
-      res.set_header("Allow", "GET");
-      res.set_content(RenderError({ErrorKind::kMethodNotAllowed,
-                                   fmt::format("{} takes GET", req.path)}),
-                      "application/json");
-    });
-  }
+      res.set_header("Allow", allow);
+      res.set_content(
+          RenderError({ErrorKind::kMethodNotAllowed,
+                       fmt::format("{} takes {}", req.path, allow)}),
+          "application/json");
+    };
+  };
+  for (const char* r : kPostRoutes) h.Get(r, wrong_method("POST"));
+  for (const char* r : kGetRoutes) h.Post(r, wrong_method("GET"));
   // Errors httplib itself produces (404, 413 for an oversized body, 400 for
   // a malformed request line) get the same JSON body.
   h.set_error_handler(httplib::Server::HandlerWithResponse(
       [&s](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const ErrorKind kind = ErrorKindForHttpStatus(res.status);
-    std::string message;
-    switch (kind) {
-      case ErrorKind::kNotFound:
-        message = fmt::format("no route {} {}", req.method, req.path);
-        break;
-      case ErrorKind::kPayloadTooLarge:
-        message = fmt::format("request body larger than {} bytes "
-                              "(--max-body-bytes)",
-                              s.opt.max_body_bytes);
-        break;
-      default:
-        message = fmt::format("HTTP {}", res.status);
-    }
-    s.errors[static_cast<size_t>(kind)]->Inc();
-    res.set_content(RenderError({kind, message}), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        const ErrorKind kind = ErrorKindForHttpStatus(res.status);
+        std::string message;
+        switch (kind) {
+          case ErrorKind::kNotFound:
+            message = fmt::format("no route {} {}", req.method, req.path);
+            break;
+          case ErrorKind::kPayloadTooLarge:
+            message = fmt::format(
+                "request body larger than {} bytes "
+                "(--max-body-bytes)",
+                s.opt.max_body_bytes);
+            break;
+          default:
+            message = fmt::format("HTTP {}", res.status);
+        }
+        s.errors[static_cast<size_t>(kind)]->Inc();
+        res.set_content(RenderError({kind, message}), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   h.set_exception_handler([&s](const httplib::Request&, httplib::Response& res,
                                std::exception_ptr ep) {
     std::string what = "unknown exception";
@@ -328,18 +352,19 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
     }
     res.status = 500;
     s.errors[static_cast<size_t>(ErrorKind::kInternal)]->Inc();
-    res.set_content(RenderError({ErrorKind::kInternal, "internal error: " + what}),
-                    "application/json");
+    res.set_content(
+        RenderError({ErrorKind::kInternal, "internal error: " + what}),
+        "application/json");
   });
   return std::unique_ptr<Server>(new Server(std::move(im)));
 }
 
 Result<int> Server::Start() {
   Impl& s = *impl_;
-  const int port = s.opt.port == 0 ? s.http.bind_to_any_port(s.opt.host)
-                                   : (s.http.bind_to_port(s.opt.host, s.opt.port)
-                                          ? s.opt.port
-                                          : -1);
+  const int port =
+      s.opt.port == 0
+          ? s.http.bind_to_any_port(s.opt.host)
+          : (s.http.bind_to_port(s.opt.host, s.opt.port) ? s.opt.port : -1);
   if (port < 0) {
     return Status(StatusCode::kFailedPrecondition,
                   fmt::format("cannot listen on {}:{} (in use, or not an "
@@ -358,12 +383,12 @@ Result<int> Server::Start() {
     s.listener_done = true;
     s.state_cv.notify_all();
   });
-  s.Log(fmt::format("fff serve: listening on http://{}:{} ({} request "
-                    "threads, max {} concurrent requests, batches of at most "
-                    "{} tokens / {} sequences)",
-                    s.opt.host, port, s.opt.http_threads,
-                    s.opt.max_concurrent_requests, s.opt.max_batch_tokens,
-                    s.opt.max_batch_requests));
+  s.Log(fmt::format(
+      "fff serve: listening on http://{}:{} ({} request "
+      "threads, max {} concurrent requests, batches of at most "
+      "{} tokens / {} sequences)",
+      s.opt.host, port, s.opt.http_threads, s.opt.max_concurrent_requests,
+      s.opt.max_batch_tokens, s.opt.max_batch_requests));
   return port;
 }
 

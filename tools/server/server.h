@@ -42,8 +42,10 @@ struct ServerOptions {
   bool auto_truncate = false;
   // Embedding pooling: mean over tokens, or the first token.
   bool mean_pooling = true;
-  // Request threads (0: max_concurrent_requests + 16, so that a request over
-  // the limit finds a thread to answer its 429).
+  // Request threads (0: max(256, max_concurrent_requests + 16)). httplib
+  // serves a keep-alive connection on one thread until it closes, so this is
+  // also the most client connections served at once; it must exceed the
+  // limit so that a request over the limit finds a thread to answer its 429.
   int http_threads = 0;
   // Name in /info and /v1/embeddings responses (empty: the folder's name).
   std::string served_model_name;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -37,7 +38,8 @@ struct Reply {
 struct TokenizedInputs {
   std::vector<SequenceJob> jobs;
   int64_t n_tokens = 0;
-  int64_t n_chars = 0;  // Unicode code points of the input texts
+  int64_t n_chars = 0;         // Unicode code points of the input texts
+  double tokenization_ms = 0;  // arrival to tokenized
 };
 
 struct Server::Impl {
@@ -104,17 +106,21 @@ struct Server::Impl {
 
   // Tokenizes `inputs` for the engine, checking lengths and ids against the
   // model; `field` names the request field in errors.
+  // Records the tokenization time since `arrival`.
   ApiResult<TokenizedInputs> TokenizeInputs(
       const std::vector<TextInput>& inputs, bool truncate, bool single,
-      const char* field) const;
+      const char* field, Clock::time_point arrival) const;
+  // 422 unless `dimensions` is unset or the model's width.
+  std::optional<ApiError> CheckDimensions(
+      const std::optional<int64_t>& dimensions) const;
   // Submits and waits; errors: 503 shutting down, 504 timeout, 500 engine.
   ApiResult<std::shared_ptr<InferenceRequest>> Infer(
       const TaskOptions& options, std::vector<SequenceJob> jobs,
       Clock::time_point arrival);
   // x-compute-* and x-*-time headers.
   void AddTimingHeaders(Reply* reply, const TokenizedInputs& in,
-                        const InferenceRequest& r, Clock::time_point arrival,
-                        double tokenization_ms) const;
+                        const InferenceRequest& r,
+                        Clock::time_point arrival) const;
 };
 
 }  // namespace fff::server
