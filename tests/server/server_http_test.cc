@@ -556,6 +556,37 @@ TEST(ServerHttpTest, BurstAboveTheLimitGets429AndNothingIsLost) {
   EXPECT_EQ(s.Post("/embed", R"({"inputs": "after"})").status, 200);
 }
 
+TEST(ServerHttpTest, AConnectionIgnoringRetryAfterIsPaused) {
+  ServerOptions o;
+  o.max_concurrent_requests = 1;
+  o.retry_pause_ms = 200;
+  TestServer s(kMlmModel, o);
+  s.gate.Close();
+  auto held = std::async(std::launch::async,
+                         [&] { return s.Post("/embed", R"({"inputs": "held"})"); });
+  ASSERT_TRUE(Eventually([&] { return s.server->active_requests() == 1; }));
+  // One keep-alive connection retrying at once: its first 429 is not
+  // paused, the second (sooner than Retry-After: 1) is.
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_keep_alive(true);
+  c.set_read_timeout(20);
+  auto first = c.Post("/embed", R"({"inputs": "x"})", "application/json");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 429);
+  EXPECT_EQ(s.Metric("fff_retry_pauses_total"), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto second = c.Post("/embed", R"({"inputs": "x"})", "application/json");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 429);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+  EXPECT_EQ(s.Metric("fff_retry_pauses_total"), 1);
+  // Other connections' first 429s are not paused.
+  for (int i = 0; i < 3; ++i) ExpectError(s.Post("/embed", R"({"inputs": "y"})"), 429, "overloaded", "");
+  EXPECT_EQ(s.Metric("fff_retry_pauses_total"), 1);
+  s.gate.Open();
+  EXPECT_EQ(held.get().status, 200);
+}
+
 TEST(ServerHttpTest, ManyClientsRandomRequestsAllServedCorrectly) {
   ServerOptions o;
   o.max_batch_tokens = 256;

@@ -121,6 +121,10 @@ int main(int argc, char** argv) {
   serve->add_option("--max-concurrent-requests", sv.max_concurrent_requests,
                     "model requests in the server at once; more get 429")
       ->check(CLI::Range(1, 1 << 16));
+  serve->add_option("--retry-pause-ms", sv.retry_pause_ms,
+                    "pause before a 429 to a connection that ignored the "
+                    "last one's Retry-After (0: none)")
+      ->check(CLI::Range(int64_t{0}, int64_t{60000}));
   serve->add_option("--max-client-batch-size", sv.max_client_batch_size,
                     "inputs per request; more get 413")
       ->check(CLI::Range(1, 1 << 16));

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tools/server/server_impl.h"
 
@@ -58,6 +59,25 @@ Server::Impl::RouteMetrics Server::Impl::RegisterRoute(
               LatencyBuckets(), l)};
 }
 
+void Server::Impl::PauseIfIgnoringRetryAfter(const httplib::Request& req,
+                                             Clock::time_point arrival) {
+  // httplib serves a keep-alive connection on one thread from start to end,
+  // so the thread's last 429 peer identifies the connection.
+  thread_local std::string last_peer;
+  thread_local int last_port = -1;
+  thread_local Clock::time_point last_429;
+  const bool repeat =
+      req.remote_port == last_port && req.remote_addr == last_peer &&
+      arrival - last_429 < std::chrono::seconds(kRetryAfterSeconds);
+  if (repeat && opt.retry_pause_ms > 0) {
+    retry_pauses->Inc();
+    std::this_thread::sleep_for(std::chrono::milliseconds(opt.retry_pause_ms));
+  }
+  last_peer = req.remote_addr;
+  last_port = req.remote_port;
+  last_429 = Clock::now();
+}
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
@@ -95,6 +115,11 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
       "--max-body-bytes", static_cast<int64_t>(options.max_body_bytes)));
   FFF_RETURN_IF_ERROR(
       check_positive("--request-timeout-ms", options.request_timeout_ms));
+  if (options.retry_pause_ms < 0) {
+    return InvalidArgumentError(
+        fmt::format("--retry-pause-ms: expected 0 or more, got {}",
+                    options.retry_pause_ms));
+  }
   if (options.http_threads < 0) {
     return InvalidArgumentError(
         fmt::format("--http-threads: expected 0 (automatic) or more, got {}",
@@ -153,6 +178,10 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
                                         "Tokens run through the encoder");
   s.batches_total =
       s.metrics.AddCounter("fff_batches_total", "Engine batches run");
+  s.retry_pauses = s.metrics.AddCounter(
+      "fff_retry_pauses_total",
+      "429s delayed by --retry-pause-ms: the connection came back sooner "
+      "than Retry-After");
   s.tokens_per_second = s.metrics.AddGauge(
       "fff_tokens_per_second", "Encoder throughput of the last batch");
 
@@ -228,6 +257,7 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
       } else if (model_route &&
                  s.admitted.fetch_add(1) >= s.opt.max_concurrent_requests) {
         s.admitted.fetch_sub(1);
+        s.PauseIfIgnoringRetryAfter(req, arrival);
         reply = ApiError{ErrorKind::kOverloaded,
                          fmt::format("model is overloaded: {} requests in "
                                      "flight (--max-concurrent-requests)",

@@ -29,8 +29,14 @@ struct ServerOptions {
   int64_t max_batch_tokens = 4096;
   int max_batch_requests = 64;
   // Model requests (embed, predict, fill-mask, v1/embeddings) inside the
-  // server at once; beyond it: 429.
+  // server at once; beyond it: 429 (with Retry-After: 1).
   int max_concurrent_requests = 64;
+  // A connection that comes back sooner than the Retry-After of its last
+  // 429 gets its next 429 after this pause (0: never pause). The first 429
+  // of a connection is always immediate; this only slows clients that
+  // retry in a loop, which would otherwise take the CPU from the accepted
+  // requests (docs/benchmarks.md#server).
+  int64_t retry_pause_ms = 100;
   // Inputs in one request; beyond it: 413.
   size_t max_client_batch_size = 32;
   // Request body bytes; beyond it: 413.

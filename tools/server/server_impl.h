@@ -42,6 +42,9 @@ struct TokenizedInputs {
   double tokenization_ms = 0;  // arrival to tokenized
 };
 
+// The Retry-After of a 429, in seconds.
+inline constexpr int kRetryAfterSeconds = 1;
+
 struct Server::Impl {
   Impl(Model m, std::string dir, ServerOptions o);
 
@@ -73,6 +76,7 @@ struct Server::Impl {
   Counter* tokens_total;
   Counter* batches_total;
   Gauge* tokens_per_second;
+  Counter* retry_pauses;
 
   // ---- execution ----
   std::unique_ptr<ModelEngine> engine;
@@ -90,6 +94,12 @@ struct Server::Impl {
   std::condition_variable state_cv;  // active reaching 0; listener exit
   bool listener_done = false;
   std::once_flag shutdown_once;
+
+  // Before a 429: sleeps --retry-pause-ms when the same connection was
+  // answered 429 less than Retry-After ago (a client ignoring it), so that
+  // a client retrying in a loop cannot take the CPU from accepted requests.
+  void PauseIfIgnoringRetryAfter(const httplib::Request& req,
+                                 Clock::time_point arrival);
 
   void Log(const std::string& line) const {
     if (opt.log) opt.log(line);
