@@ -53,7 +53,9 @@ for line in open(sys.argv[1], encoding="utf-8"):
 export FFF_BODIES="$WORK/bodies.jsonl"
 {
   git rev-parse --short=12 HEAD 2>/dev/null || echo unknown
-  git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo "(uncommitted changes)" || true
+  # (changes to the results folder itself do not count)
+  git status --porcelain --untracked-files=no -- . ":(exclude)$OUT" 2>/dev/null |
+    grep -q . && echo "(uncommitted changes)" || true
 } > "$OUT/commit.txt"
 lscpu | grep -E 'Model name|^CPU\(s\)' > "$OUT/machine.txt" || true
 
