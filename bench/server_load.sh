@@ -9,11 +9,12 @@
 #      for $DURATION s each (after a warm-up);
 #   3. overload: the server with --max-concurrent-requests $LIMITS (each in
 #      turn), $OVERLOAD_CONNS clients, twice: clients that honour the 429's
-#      Retry-After (wait 1 s) and clients that retry at once: 429s and the
+#      Retry-After (wait 1 s) and clients that retry at once, for
+#      $OVERLOAD_DURATION s each: 429s and the
 #      latency of the accepted requests (from the server's own histogram,
 #      the 429s being excluded).
 # Results: $OUT/*.jsonl (one line per run) and a Markdown report
-# ($OUT/report.md, tools/bench/server_report.py). About 9 minutes with the
+# ($OUT/report.md, tools/bench/server_report.py). About 13 minutes with the
 # defaults on 2 cores.
 #
 #   bench/server_load.sh                      # needs build/release, wrk, python3
@@ -25,6 +26,7 @@ FFF=${FFF:-build/release/tools/cli/fff}
 OUT=${OUT:-docs/results/server}
 DATA=${DATA:-../shared/data}
 DURATION=${DURATION:-10}
+OVERLOAD_DURATION=${OVERLOAD_DURATION:-30}  # more samples: p99 of the accepted
 MODELS=${MODELS:-"synth-1x11-long synth-dense-3072"}
 CONCURRENCY=${CONCURRENCY:-"1 8 64"}
 LIMITS=${LIMITS:-"2 4 16"}
@@ -91,13 +93,13 @@ wait_idle() {
     sleep 0.1
   done
 }
-# measure MODE LIMIT CONNECTIONS [RETRY_AFTER_MS]: one wrk run of $DURATION
-# s, appended to load.jsonl with the server's view of the same interval.
+# measure MODE LIMIT CONNECTIONS SECONDS [RETRY_AFTER_MS]: one wrk run,
+# appended to load.jsonl with the server's view of the same interval.
 measure() {
-  local retry=${4:-0}
+  local retry=${5:-0}
   wait_idle
   scrape > "$WORK/metrics-before.txt"
-  line=$(FFF_RETRY_AFTER_MS=$retry wrk -t1 -c"$3" -d"$DURATION"s --timeout 30s -s "$LUA" \
+  line=$(FFF_RETRY_AFTER_MS=$retry wrk -t1 -c"$3" -d"$4"s --timeout 30s -s "$LUA" \
            "http://127.0.0.1:$port/embed" | tail -n 1)
   wait_idle
   scrape > "$WORK/metrics-after.txt"
@@ -120,15 +122,15 @@ for model in $MODELS; do
   echo "== $model: server, concurrency $CONCURRENCY"
   start_server "$model" 1024
   warm_up
-  for c in $CONCURRENCY; do measure load 1024 "$c"; done
+  for c in $CONCURRENCY; do measure load 1024 "$c" "$DURATION"; done
   stop_server
 
   for limit in $LIMITS; do
     echo "== $model: overload, limit $limit, $OVERLOAD_CONNS connections"
     start_server "$model" "$limit"
     warm_up
-    measure overload "$limit" "$OVERLOAD_CONNS" 1000
-    measure overload "$limit" "$OVERLOAD_CONNS" 0
+    measure overload "$limit" "$OVERLOAD_CONNS" "$OVERLOAD_DURATION" 1000
+    measure overload "$limit" "$OVERLOAD_CONNS" "$OVERLOAD_DURATION" 0
     stop_server
   done
 done

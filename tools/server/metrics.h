@@ -91,7 +91,7 @@ class MetricsRegistry {
   std::vector<std::unique_ptr<Family>> families_;
 };
 
-// Bounds for latencies in seconds (0.5 ms .. 60 s, steps of about 1.5x).
+// Bounds for latencies in seconds (0.5 ms .. 50 s, steps of about 1.26x).
 std::vector<double> LatencyBuckets();
 // 1, 2, 4, ... up to and including `max` (a power of two or not).
 std::vector<double> PowerOfTwoBuckets(double max);
