@@ -282,8 +282,9 @@ Result<std::unique_ptr<Server>> Server::Create(Model model,
         res.set_content(openai ? RenderOpenAiError(e) : RenderError(e),
                         "application/json");
         s.errors[static_cast<size_t>(e.kind)]->Inc();
-        if (e.kind == ErrorKind::kOverloaded)
-          res.set_header("Retry-After", "1");
+        if (e.kind == ErrorKind::kOverloaded) {
+          res.set_header("Retry-After", std::to_string(kRetryAfterSeconds));
+        }
       }
       if (s.draining.load()) res.set_header("Connection", "close");
     };
