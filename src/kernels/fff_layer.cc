@@ -18,6 +18,7 @@
 #include "src/base/parallel.h"
 #include "src/kernels/fff_kernels.h"
 #include "src/kernels/fff_layer_impl.h"
+#include "src/kernels/target_tables.h"
 
 namespace fff {
 namespace {
@@ -153,25 +154,9 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
   impl->weights = weights;
   impl->options = options;
 
-  std::string target = options.target;
-  const char* env = std::getenv("FFF_CPU_TARGET");
-  if (target.empty() && env != nullptr) target = env;
-  if (target.empty()) {
-    impl->kernels = kernels::SupportedFffKernelTables().front();
-  } else {
-    impl->kernels = kernels::FindFffKernelTable(target);
-    if (impl->kernels == nullptr) {
-      std::string have;
-      for (const auto* t : kernels::SupportedFffKernelTables()) {
-        if (!have.empty()) have += ", ";
-        have += t->name;
-      }
-      return NotFoundError(fmt::format(
-          "fff: target{}: '{}' is not compiled in or not supported by this "
-          "CPU; available: {}",
-          options.target.empty() ? " (FFF_CPU_TARGET)" : "", target, have));
-    }
-  }
+  FFF_ASSIGN_OR_RETURN(impl->kernels,
+                       kernels::ChooseTable(kernels::SupportedFffKernelTables(),
+                                            options.target));
   if (options.n_threads < 0 || options.n_threads > kMaxThreads) {
     return InvalidArgumentError(
         fmt::format("fff: n_threads: expected 0..{} (0 = all), got {}",

@@ -5,12 +5,17 @@
 #ifndef FFF_SRC_KERNELS_TARGET_TABLES_H_
 #define FFF_SRC_KERNELS_TARGET_TABLES_H_
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "fff/status.h"
 #include "hwy/targets.h"
 #include "src/base/check.h"
 
@@ -61,6 +66,30 @@ const Table* FindTable(const std::vector<const Table*>& tables,
     }
   }
   return nullptr;
+}
+
+// The table a layer runs: `requested` (a Highway target name) when not
+// empty, else the FFF_CPU_TARGET environment variable when set, else the best
+// of `supported`. A name not among `supported` is a NotFound error listing
+// them, e.g. "fff: target: 'AVX9' is not compiled in or not supported by
+// this CPU; available: AVX3, AVX2, SSE4, SCALAR".
+template <class Table>
+Result<const Table*> ChooseTable(const std::vector<const Table*>& supported,
+                                 const std::string& requested) {
+  std::string target = requested;
+  const char* env = std::getenv("FFF_CPU_TARGET");
+  if (target.empty() && env != nullptr) target = env;
+  if (target.empty()) return supported.front();
+  if (const Table* t = FindTable(supported, target)) return t;
+  std::string have;
+  for (const Table* t : supported) {
+    if (!have.empty()) have += ", ";
+    have += t->name;
+  }
+  return NotFoundError(fmt::format(
+      "fff: target{}: '{}' is not compiled in or not supported by this CPU; "
+      "available: {}",
+      requested.empty() ? " (FFF_CPU_TARGET)" : "", target, have));
 }
 
 }  // namespace fff::kernels
