@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fff/leaf_fff.h"
 #include "fff/status.h"
 #include "fff/tensor.h"
 #include "fff/tokenizer.h"
@@ -26,7 +27,9 @@ enum class ModelFamily {
   kCrammedBert,  // crammedBERT / UltraFastBERT (config.json with "arch")
   kHfBert,       // HuggingFace BertModel / BertForMaskedLM / ...Classification
 };
-enum class FfKind { kDense, kFff };
+// kFff: UltraFastBERT's FFF (fff/fff.h); kLeafFff: the original FFF with
+// routers and leaf networks (fff/leaf_fff.h).
+enum class FfKind { kDense, kFff, kLeafFff };
 enum class FfNonlin { kGelu, kGeluGlu };
 enum class Pooler { kZeroIndex, kAvg, kMax, kLse };
 
@@ -44,6 +47,9 @@ struct ModelConfig {
   int64_t d_ff = 0;       // dense: intermed_size (GELUglu: the 2x width)
   int64_t fff_trees = 0;  // FFF: number of trees
   int64_t fff_depth = 0;  // FFF: depth (fff.h vocabulary)
+  int64_t leaf_depth = 0;  // leaf FFF: router levels (leaf_fff.h vocabulary)
+  int64_t leaf_width = 0;  // leaf FFF: hidden units per leaf
+  LeafActivation leaf_activation = LeafActivation::kRelu;
   bool pre_norm = true;   // crammedBERT: pre-LN; HF BERT: post-LN
   bool final_norm = true;
   bool use_bias = false;  // biases on attention/FF linears
@@ -58,6 +64,9 @@ struct ModelConfig {
 };
 
 const char* ModelFamilyName(ModelFamily family);
+// A short name of the feedforward: "fff-1x11" (trees x depth), "dense-3072"
+// (width), "leaf-3x32" (router depth x leaf width).
+std::string FfName(const ModelConfig& config);
 
 // config.json text in the published crammedBERT form (an "arch" object as the
 // authors' code resolves it) for a kCrammedBert config; Model::Load reads it
@@ -85,8 +94,10 @@ struct ModelOptions {
 struct EncoderTrace {
   std::vector<float> embedding;                 // [n_tokens, d_model]
   std::vector<std::vector<float>> layers;       // n_layers x [n_tokens, d_model]
-  std::vector<std::vector<int32_t>> routings;   // FFF: [n_tokens, trees, depth+1]
-  std::vector<std::vector<float>> logits;       // FFF: same shape, node logits
+  // FFF: [n_tokens, trees, depth+1] visited nodes; leaf FFF: [n_tokens]
+  // leaves reached.
+  std::vector<std::vector<int32_t>> routings;
+  std::vector<std::vector<float>> logits;  // FFF: node logits (as routings)
 };
 
 // Seconds spent per component, accumulated over Encode calls while profiling

@@ -139,8 +139,19 @@ Status ParseCrammed(const Json& arch, const Fields& f, ModelConfig* c) {
       f.Enum(arch, a, "nonlin", {"GELU", "GELUglu"}, &s, "GELUglu"));
   c->ff_nonlin = s == "GELU" ? FfNonlin::kGelu : FfNonlin::kGeluGlu;
   FFF_RETURN_IF_ERROR(
-      f.Enum(arch, a, "intermed_type", {"ff", "fff"}, &s, "ff"));
-  if (s == "fff") {
+      f.Enum(arch, a, "intermed_type", {"ff", "fff", "leaf_fff"}, &s, "ff"));
+  if (s == "leaf_fff") {
+    // fff's own extension (docs/leaf_fff.md): the original FFF.
+    c->ff_kind = FfKind::kLeafFff;
+    FFF_RETURN_IF_ERROR(f.Int(arch, a, "leaf_depth", 0, 20, &c->leaf_depth));
+    FFF_RETURN_IF_ERROR(
+        f.Int(arch, a, "leaf_width", 1, kMaxDim, &c->leaf_width));
+    std::string act;
+    FFF_RETURN_IF_ERROR(
+        f.Enum(arch, a, "leaf_nonlin", {"ReLU", "GELU"}, &act, "ReLU"));
+    c->leaf_activation =
+        act == "GELU" ? LeafActivation::kGelu : LeafActivation::kRelu;
+  } else if (s == "fff") {
     c->ff_kind = FfKind::kFff;
     if (c->ff_nonlin != FfNonlin::kGelu) {
       return f.Error(a + "nonlin", "\"GELU\" for an FFF model (intermed_type "

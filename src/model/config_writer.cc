@@ -58,7 +58,13 @@ Result<std::string> CrammedBertConfigJson(const ModelConfig& c,
         {"nonlin", "Tanh"},
         {"classifier_dropout", 0.1}}},
   };
-  if (c.ff_kind == FfKind::kFff) {
+  if (c.ff_kind == FfKind::kLeafFff) {
+    arch["intermed_type"] = "leaf_fff";
+    arch["leaf_depth"] = c.leaf_depth;
+    arch["leaf_width"] = c.leaf_width;
+    arch["leaf_nonlin"] = LeafActivationName(c.leaf_activation);
+    arch["nonlin"] = "GELU";
+  } else if (c.ff_kind == FfKind::kFff) {
     arch["intermed_type"] = "fff";
     arch["intermed_size"] = c.fff_trees;
     arch["intermed_depth"] = c.fff_depth;

@@ -53,6 +53,18 @@ void AttentionAll(const kernels::EncoderKernelTable& ek, const float* qkv,
 const char* ModelFamilyName(ModelFamily family) {
   return family == ModelFamily::kCrammedBert ? "crammedBERT" : "HF BERT";
 }
+std::string FfName(const ModelConfig& c) {
+  switch (c.ff_kind) {
+    case FfKind::kFff:
+      return fmt::format("fff-{}x{}", c.fff_trees, c.fff_depth);
+    case FfKind::kLeafFff:
+      return fmt::format("leaf-{}x{}", c.leaf_depth, c.leaf_width);
+    case FfKind::kDense:
+      break;
+  }
+  return fmt::format("dense-{}", c.d_ff);
+}
+
 const char* PoolerName(Pooler pooler) {
   switch (pooler) {
     case Pooler::kZeroIndex: return "zero_index";
@@ -75,6 +87,7 @@ struct Model::Impl {
   struct Layer {
     std::optional<Linear> qkv, attn_out, ff_in, ff_out;
     std::optional<FffLayer> fff;
+    std::optional<LeafFffLayer> leaf;
   };
   std::vector<Layer> layers;
   std::optional<Linear> decoder, pooler, head, mlm_transform;
@@ -138,7 +151,15 @@ Status Model::Impl::Build(const ModelOptions& options) {
         Linear out, Linear::Create(c.d_model, c.d_model, lw.attn_out_w,
                                    lw.attn_out_b, lo, p + " attention dense"));
     l.attn_out = std::move(out);
-    if (c.ff_kind == FfKind::kFff) {
+    if (c.ff_kind == FfKind::kLeafFff) {
+      LeafFffOptions lfo;
+      lfo.n_threads = n_threads;
+      lfo.target = options.cpu_target;
+      FFF_ASSIGN_OR_RETURN(
+          LeafFffLayer leaf,
+          LeafFffLayer::Create(lw.leaf.shape, lw.leaf.view(), lfo));
+      l.leaf = std::move(leaf);
+    } else if (c.ff_kind == FfKind::kFff) {
       FffShape shape;
       shape.d_in = c.d_model;
       shape.d_out = c.d_model;
@@ -285,11 +306,7 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
                    std::chrono::steady_clock::now() - t0)
                    .count();
   FFF_LOG(kInfo, "loaded {} ({} layers, d_model {}, {}) in {:.0f} ms", dir,
-          im.cfg.n_layers, im.cfg.d_model,
-          im.cfg.ff_kind == FfKind::kFff
-              ? fmt::format("FFF {}x{}", im.cfg.fff_trees, im.cfg.fff_depth)
-              : fmt::format("dense FF {}", im.cfg.d_ff),
-          im.load_ms);
+          im.cfg.n_layers, im.cfg.d_model, FfName(im.cfg), im.load_ms);
   return Model(std::move(impl));
 }
 
@@ -445,7 +462,14 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     const MatrixView<const float> t_view({pre ? t : h, static_cast<size_t>(n * d)},
                                          n, d);
     const MatrixView<float> out_view({ff_out, static_cast<size_t>(n * d)}, n, d);
-    if (l.fff) {
+    if (l.leaf) {
+      std::span<int32_t> leaves;
+      if (trace != nullptr) {
+        trace->routings.emplace_back(static_cast<size_t>(n));
+        leaves = trace->routings.back();
+      }
+      FFF_RETURN_IF_ERROR(l.leaf->Forward(t_view, out_view, leaves));
+    } else if (l.fff) {
       FffTrace ft;
       if (trace != nullptr) {
         const size_t cells = static_cast<size_t>(n * c.fff_trees * (c.fff_depth + 1));

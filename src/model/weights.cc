@@ -140,7 +140,27 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
     FFF_RETURN_IF_ERROR(
         tr.ReadIf(c.use_bias, p + "attn.dense.bias", {d}, &l.attn_out_b));
     const std::string f = p + "ffn.";
-    if (c.ff_kind == FfKind::kFff) {
+    if (c.ff_kind == FfKind::kLeafFff) {
+      // The fastfeedforward package's parameters (docs/leaf_fff.md).
+      LeafFffWeights& lf = l.leaf;
+      LeafFffShape& s = lf.shape;
+      s.d_in = d;
+      s.d_out = d;
+      s.depth = c.leaf_depth;
+      s.leaf_width = c.leaf_width;
+      s.activation = c.leaf_activation;
+      FFF_RETURN_IF_ERROR(ValidateLeafFffShape(s));
+      const int64_t nr = s.n_routers(), nl = s.n_leaves(), wd = s.leaf_width;
+      FFF_RETURN_IF_ERROR(tr.Read(f + "node_weights", {nr, d}, &lf.router_w));
+      FFF_RETURN_IF_ERROR(tr.Read(f + "node_biases", {nr, 1}, &lf.router_b));
+      std::vector<float> w1s;
+      FFF_RETURN_IF_ERROR(tr.Read(f + "w1s", {nl, d, wd}, &w1s));
+      lf.leaf_w1.resize(w1s.size());
+      FFF_RETURN_IF_ERROR(RepackFastFeedForwardW1(s, w1s, lf.leaf_w1));
+      FFF_RETURN_IF_ERROR(tr.Read(f + "b1s", {nl, wd}, &lf.leaf_b1));
+      FFF_RETURN_IF_ERROR(tr.Read(f + "w2s", {nl, wd, d}, &lf.leaf_w2));
+      FFF_RETURN_IF_ERROR(tr.Read(f + "b2s", {nl, d}, &lf.leaf_b2));
+    } else if (c.ff_kind == FfKind::kFff) {
       FffShape shape;
       shape.d_in = d;
       shape.d_out = d;

@@ -175,7 +175,7 @@ torch::Tensor LeafFffFeedForwardImpl::forward(const torch::Tensor& x) {
   const auto sizes = x.sizes().vec();
   auto flat = x.reshape({-1, options_.d_in});
   torch::Tensor y;
-  if (is_training()) {
+  if (is_training() || soft_in_eval) {
     torch::Tensor entropy, mixture, z;
     y = Soft(flat, &entropy, &mixture, &z);
     last_mean_entropy =

@@ -57,8 +57,11 @@ class LeafFffFeedForwardImpl : public torch::nn::Module {
   explicit LeafFffFeedForwardImpl(const LeafFffFeedForwardOptions& options);
 
   // Training mode: Soft (records the mean router entropy and, if
-  // collecting, usage). Eval mode: Hard. x [..., d_in] -> [..., d_out].
+  // collecting, usage). Eval mode: Hard, or Soft without leak, dropout and
+  // rounding when `soft_in_eval` (to measure what hard routing loses).
+  // x [..., d_in] -> [..., d_out].
   torch::Tensor forward(const torch::Tensor& x);
+  bool soft_in_eval = false;
 
   // x [N, d_in] -> y [N, d_out]. `entropy`, when given, receives the
   // Bernoulli entropy of every router [N, n_routers] (nats, before leak and

@@ -4,7 +4,8 @@
 # the checkpoint loads in the inference engine (`fff fill-mask`) -> exact
 # resume after an interruption -> 2-process data parallel over Gloo gives the
 # single-process losses -> a NaN loss stops the run and keeps the last
-# checkpoint -> corrupt shards are refused -> GLUE finetuning + report.
+# checkpoint -> corrupt shards are refused -> GLUE finetuning + report ->
+# the same for a leaf FFF (the original FFF) model with hardening.
 # Usage: train_pipeline_test.sh FFF_TRAIN FFF SHARED_DATA_DIR
 set -euo pipefail
 T=$1; F=$2; DATA=$3
@@ -74,4 +75,23 @@ $T glue --model straight/final --glue-dir "$DATA/glue" --tasks sst2,stsb,mrpc \
 for k in '"sst2"' '"accuracy"' '"pearson"' '"spearman"' '"f1"' glue_average_excluding_wnli; do
   grep -q "$k" glue/glue_report.json || fail "GLUE report lacks $k"
 done
+# 8. The original FFF (leaf FFF, issue 7): pretraining with hardening logs
+#    the router entropy and leaf usage, the hard and soft held-out losses,
+#    and the checkpoint runs in the engine (hard inference) and finetunes.
+$T pretrain --data shards --eval-data shards --eval-sequences 16 --tokenizer tok.json   --layers 2 --hidden 32 --heads 2 --max-seq 128 --steps 6 --batch 8 --micro-batch 4   --eval-every 3 --threads 1 --no-progress --ff leaf --depth 2 --leaf-width 4   --hardening 0.5 --hardening-warmup 0.5 --region-leak 0.1 --leaf-dropout 0.1   -o leaf > leaf.out
+grep -q '"eval_loss_soft": [0-9]' leaf.out || fail "leaf run: no soft eval loss: $(cat leaf.out)"
+grep -q '"router_entropy"' leaf/loss.jsonl || fail "leaf run: no router entropy logged"
+grep -q '"leaf_usage".*"leaves_used"' leaf/loss.jsonl || fail "leaf run: no leaf usage logged"
+grep -q '"intermed_type": "leaf_fff"' leaf/final/config.json || fail "leaf config.json"
+$F info --model leaf/final > leaf_info.json 2>/dev/null
+grep -q '"leaf_fff"' leaf_info.json || fail "fff info on the leaf model: $(cat leaf_info.json)"
+$F fill-mask --model leaf/final "the people of the <mask> states" > leaf_fill.json 2>/dev/null
+grep -q '"predictions"' leaf_fill.json || fail "fff fill-mask on the leaf model"
+if $T pretrain --data shards $ARGS -o notleaf --hardening 1 > /dev/null 2> notleaf.err; then
+  fail "--hardening accepted for an UltraFastBERT model"
+fi
+grep -q "leaf FFF models" notleaf.err || fail "hardening message: $(cat notleaf.err)"
+$T glue --model leaf/final --glue-dir "$DATA/glue" --tasks sst2 --max-train 32 --max-eval 16   --epochs 1 --hardening 0.1 -o leaf_glue --threads 1 --no-progress > /dev/null
+grep -q '"main_soft"' leaf_glue/glue_report.json || fail "leaf GLUE report lacks main_soft"
+
 echo "train pipeline: all checks passed"

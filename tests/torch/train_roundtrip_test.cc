@@ -33,6 +33,9 @@ ModelConfig SmallConfig(FfKind kind, FfNonlin nonlin) {
   c.fff_trees = 2;
   c.fff_depth = 3;
   c.d_ff = 96;
+  c.leaf_depth = 3;
+  c.leaf_width = 5;
+  c.leaf_activation = LeafActivation::kGelu;
   c.pooler_dim = 48;
   return c;
 }
@@ -156,6 +159,14 @@ void CheckRoundTrip(FfKind kind, FfNonlin nonlin, int64_t n_labels,
 
 TEST(TrainRoundTripTest, FffModelLoadsInEngineWithEqualOutputs) {
   CheckRoundTrip(FfKind::kFff, FfNonlin::kGelu, 0, "fff_mlm");
+}
+// The original FFF: the engine's hard inference (fff's kernel on the
+// repacked w1s) equals the trained module's eval forward.
+TEST(TrainRoundTripTest, LeafFffModel) {
+  CheckRoundTrip(FfKind::kLeafFff, FfNonlin::kGelu, 0, "leaf_mlm");
+}
+TEST(TrainRoundTripTest, LeafFffClassifier) {
+  CheckRoundTrip(FfKind::kLeafFff, FfNonlin::kGelu, 2, "leaf_cls");
 }
 TEST(TrainRoundTripTest, DenseGeluModel) {
   CheckRoundTrip(FfKind::kDense, FfNonlin::kGelu, 0, "dense_gelu");

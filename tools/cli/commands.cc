@@ -375,6 +375,14 @@ Status RunInfo(const CommonOptions& o) {
                {"nodes_per_tree", nodes},
                {"visited_per_token", c.fff_trees * (c.fff_depth + 1)},
                {"cpu_target", m.cpu_target()}};
+  } else if (c.ff_kind == FfKind::kLeafFff) {
+    j["ff"] = {{"type", "leaf_fff"},
+               {"depth", c.leaf_depth},
+               {"leaves", int64_t{1} << c.leaf_depth},
+               {"leaf_width", c.leaf_width},
+               {"nonlin", LeafActivationName(c.leaf_activation)},
+               {"neurons_per_token", c.leaf_depth + c.leaf_width},
+               {"cpu_target", m.cpu_target()}};
   } else {
     j["ff"] = {{"type", "dense"},
                {"width", c.d_ff},
@@ -424,9 +432,7 @@ Status RunBenchTexts(const CommonOptions& o, const BenchOptions& b) {
   }
   if (ids.empty()) return InvalidArgumentError(fmt::format("--texts {}: no lines", b.texts_path));
   const ModelConfig& c = m.config();
-  const std::string model_name =
-      c.ff_kind == FfKind::kFff ? fmt::format("fff-{}x{}", c.fff_trees, c.fff_depth)
-                                : fmt::format("dense-{}", c.d_ff);
+  const std::string model_name = FfName(c);
   std::string table =
       "| model | threads | batch | texts | tokens | s/pass | sequences/s | tokens/s |\n"
       "|---|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -487,10 +493,7 @@ Status RunBench(const CommonOptions& o, const BenchOptions& b) {
   json results = json::array();
   std::string table =
       "| model | threads | batch | seq | ms/call | tokens/s |\n|---|---:|---:|---:|---:|---:|\n";
-  const std::string model_name =
-      c.ff_kind == FfKind::kFff
-          ? fmt::format("fff-{}x{}", c.fff_trees, c.fff_depth)
-          : fmt::format("dense-{}", c.d_ff);
+  const std::string model_name = FfName(c);
   for (int batch : b.batches) {
     std::vector<std::vector<int32_t>> ids(static_cast<size_t>(batch));
     for (auto& s : ids) {

@@ -381,6 +381,11 @@ Reply Server::Impl::Info() const {
           {"trees", c.fff_trees},
           {"depth", c.fff_depth},
           {"visited_per_token", c.fff_trees * (c.fff_depth + 1)}};
+  } else if (c.ff_kind == FfKind::kLeafFff) {
+    ff = {{"type", "leaf_fff"},
+          {"depth", c.leaf_depth},
+          {"leaf_width", c.leaf_width},
+          {"nonlin", LeafActivationName(c.leaf_activation)}};
   } else {
     ff = {{"type", "dense"}, {"width", c.d_ff}};
   }

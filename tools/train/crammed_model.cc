@@ -142,7 +142,8 @@ torch::Tensor DenseFeedForwardImpl::forward(const torch::Tensor& x) {
 
 // ---- Layers ----------------------------------------------------------------
 
-LayerImpl::LayerImpl(const ModelConfig& c, double dropout) {
+LayerImpl::LayerImpl(const ModelConfig& c, double dropout,
+                     const LeafTrainOptions& leaf) {
   auto ln = [&] {
     return torch::nn::LayerNorm(
         torch::nn::LayerNormOptions({c.d_model}).eps(c.norm_eps));
@@ -150,7 +151,19 @@ LayerImpl::LayerImpl(const ModelConfig& c, double dropout) {
   norm1 = register_module("norm1", ln());
   attn = register_module("attn", Attention(c));
   norm2 = register_module("norm2", ln());
-  if (c.ff_kind == FfKind::kFff) {
+  if (c.ff_kind == FfKind::kLeafFff) {
+    torch_ext::LeafFffFeedForwardOptions o;
+    o.d_in = c.d_model;
+    o.d_out = c.d_model;
+    o.depth = c.leaf_depth;
+    o.leaf_width = c.leaf_width;
+    o.activation = c.leaf_activation;
+    o.region_leak = leaf.region_leak;
+    o.leaf_dropout = leaf.leaf_dropout;
+    o.train_hardened = leaf.train_hardened;
+    ffn = torch::nn::AnyModule(
+        register_module("ffn", torch_ext::LeafFffFeedForward(o)));
+  } else if (c.ff_kind == FfKind::kFff) {
     torch_ext::FffFeedForwardOptions o;
     o.d_in = c.d_model;
     o.d_out = c.d_model;
@@ -170,10 +183,13 @@ torch::Tensor LayerImpl::forward(const torch::Tensor& h,
   return x + drop(ffn.forward(norm2(x)));
 }
 
-EncoderImpl::EncoderImpl(const ModelConfig& c, double dropout) {
+EncoderImpl::EncoderImpl(const ModelConfig& c, double dropout,
+                         const LeafTrainOptions& leaf) {
   embedding = register_module("embedding", Embedding(c));
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.n_layers; ++i) layers->push_back(Layer(c, dropout));
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    layers->push_back(Layer(c, dropout, leaf));
+  }
   if (c.final_norm) {
     final_norm = register_module(
         "final_norm", torch::nn::LayerNorm(
@@ -200,7 +216,7 @@ PoolerImpl::PoolerImpl(const ModelConfig& c) {
 
 CrammedBertImpl::CrammedBertImpl(const CrammedOptions& o) : options_(o) {
   const ModelConfig& c = o.config;
-  encoder = register_module("encoder", Encoder(c, o.dropout));
+  encoder = register_module("encoder", Encoder(c, o.dropout, o.leaf));
   if (o.n_labels > 0) {
     int64_t head_in = c.d_model;
     if (c.pooler_dense) {
@@ -232,6 +248,26 @@ torch::Tensor CrammedBertImpl::Encode(const torch::Tensor& ids,
 torch::Tensor CrammedBertImpl::MlmLogits(const torch::Tensor& hidden_rows) {
   return torch::matmul(hidden_rows,
                        encoder->embedding->word_embedding->weight.t());
+}
+
+std::vector<torch_ext::LeafFffFeedForwardImpl*> CrammedBertImpl::LeafLayers() {
+  std::vector<torch_ext::LeafFffFeedForwardImpl*> out;
+  for (const auto& layer : *encoder->layers) {
+    auto* ffn = layer->as<Layer>()->ffn.ptr()->as<torch_ext::LeafFffFeedForward>();
+    if (ffn != nullptr) out.push_back(ffn);
+  }
+  return out;
+}
+
+torch::Tensor CrammedBertImpl::MeanRouterEntropy() {
+  torch::Tensor sum;
+  int64_t n = 0;
+  for (auto* l : LeafLayers()) {
+    if (!l->last_mean_entropy.defined()) continue;
+    sum = sum.defined() ? sum + l->last_mean_entropy : l->last_mean_entropy;
+    ++n;
+  }
+  return n > 0 ? sum / static_cast<double>(n) : sum;
 }
 
 torch::Tensor CrammedBertImpl::Classify(const torch::Tensor& ids,

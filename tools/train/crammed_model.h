@@ -25,14 +25,24 @@
 
 #include "fff/model.h"
 #include "fff/status.h"
+#include "src/torch/leaf_fff_torch.h"
 
 namespace fff::train {
+
+// Training-only options of leaf FFF feedforwards (leaf_fff_torch.h); the
+// architecture itself is in ModelConfig.
+struct LeafTrainOptions {
+  double region_leak = 0.0;
+  double leaf_dropout = 0.0;
+  bool train_hardened = false;
+};
 
 struct CrammedOptions {
   ModelConfig config;   // family kCrammedBert
   int64_t n_labels = 0;  // > 0: add pooler + head (classification)
   double dropout = 0.0;  // hidden dropout (and classifier dropout)
   double init_std = 0.02;
+  LeafTrainOptions leaf;  // config.ff_kind == kLeafFff only
 };
 
 // OK when the config describes a model this trainer can build.
@@ -90,7 +100,7 @@ TORCH_MODULE(DenseFeedForward);
 
 class LayerImpl : public torch::nn::Module {
  public:
-  LayerImpl(const ModelConfig& c, double dropout);
+  LayerImpl(const ModelConfig& c, double dropout, const LeafTrainOptions& leaf);
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& key_bias);
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
@@ -101,7 +111,7 @@ TORCH_MODULE(Layer);
 
 class EncoderImpl : public torch::nn::Module {
  public:
-  EncoderImpl(const ModelConfig& c, double dropout);
+  EncoderImpl(const ModelConfig& c, double dropout, const LeafTrainOptions& leaf);
   // ids [B, S] int64, mask [B, S] (1 = token, 0 = padding; undefined = no
   // padding) -> [B, S, d]
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& mask);
@@ -128,6 +138,12 @@ class CrammedBertImpl : public torch::nn::Module {
   torch::Tensor MlmLogits(const torch::Tensor& hidden_rows);
   // Classification / regression logits [B, n_labels].
   torch::Tensor Classify(const torch::Tensor& ids, const torch::Tensor& mask);
+
+  // The leaf FFF feedforwards, in layer order (empty for other models).
+  std::vector<torch_ext::LeafFffFeedForwardImpl*> LeafLayers();
+  // Mean over the leaf FFF layers of their last training forward's mean
+  // router entropy (the hardening loss term); undefined for other models.
+  torch::Tensor MeanRouterEntropy();
 
   Encoder encoder{nullptr};
   Pooler pooler{nullptr};  // classification only

@@ -1,6 +1,8 @@
 // Finetune (finetune.h).
 #include "tools/train/finetune.h"
 
+#include "tools/train/leaf_stats.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -94,7 +96,13 @@ Result<FinetuneResult> FinetuneImpl(const FinetuneOptions& o) {
   mo.config = cfg;
   mo.n_labels = info.n_labels;
   mo.dropout = o.dropout;
+  mo.leaf = o.leaf;
   CrammedBert model(mo);
+  const bool leaf_model = !model->LeafLayers().empty();
+  if ((o.hardening != 0 || o.hardening_warmup != 0) && !leaf_model) {
+    return InvalidArgumentError(
+        "finetune: --hardening applies to leaf FFF models only");
+  }
   FFF_RETURN_IF_ERROR(LoadCheckpointWeights(model, o.model_dir, /*allow_missing_head=*/true));
   model->to(device);
 
@@ -120,9 +128,10 @@ Result<FinetuneResult> FinetuneImpl(const FinetuneOptions& o) {
   res.n_train = n;
   res.n_eval = static_cast<int64_t>(dev.ids.size());
 
-  auto evaluate = [&]() -> glue::GlueScores {
+  auto evaluate = [&](bool soft = false) -> glue::GlueScores {
     torch::NoGradGuard g;
     model->eval();
+    for (auto* l : model->LeafLayers()) l->soft_in_eval = soft;
     std::vector<float> preds;
     for (int64_t i = 0; i < res.n_eval; i += 64) {
       std::vector<int64_t> idx(std::min<int64_t>(64, res.n_eval - i));
@@ -134,6 +143,7 @@ Result<FinetuneResult> FinetuneImpl(const FinetuneOptions& o) {
       p = p.to(torch::kCPU).contiguous();
       preds.insert(preds.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
     }
+    for (auto* l : model->LeafLayers()) l->soft_in_eval = false;
     model->train();
     return glue::ScoreGlue(o.task, preds, dev.labels);
   };
@@ -167,6 +177,12 @@ Result<FinetuneResult> FinetuneImpl(const FinetuneOptions& o) {
                       ? torch::mse_loss(logits.squeeze(1), y)
                       : torch::nn::functional::cross_entropy(logits, y.to(torch::kLong));
       const double lv = loss.item<double>();
+      const double hardening =
+          HardeningAt(o.hardening, o.hardening_warmup,
+                      static_cast<double>(step) / std::max<int64_t>(1, total_steps));
+      if (leaf_model && hardening != 0) {
+        loss = loss + hardening * model->MeanRouterEntropy().to(torch::kFloat);
+      }
       if (!std::isfinite(lv)) {
         return DataLossError(fmt::format("finetune {}: step {}: the loss is {}; stopped",
                                          info.name, step, lv));
@@ -187,6 +203,10 @@ Result<FinetuneResult> FinetuneImpl(const FinetuneOptions& o) {
   }
   bar.Finish();
   if (o.hp.n_epochs == 0) res.scores = evaluate();
+  if (leaf_model) {
+    res.scores_soft = evaluate(/*soft=*/true);
+    res.has_soft = true;
+  }
   if (!o.out_dir.empty()) {
     model->eval();
     FFF_RETURN_IF_ERROR(SaveCheckpoint(model, o.out_dir,
@@ -240,6 +260,10 @@ std::string GlueReportJson(const std::vector<FinetuneResult>& results,
         {"epoch_main", r.epoch_main},   {"epoch_train_loss", r.epoch_train_loss},
         {"n_train", r.n_train},         {"n_eval", r.n_eval},
         {"seconds", r.seconds}};
+    if (r.has_soft) {
+      j["tasks"][std::string(glue::GetGlueTaskInfo(r.task).name)]["main_soft"] =
+          r.scores_soft.main;
+    }
     all[r.task] = r.scores;
   }
   const double avg = glue::GlueAverage(all);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fff/status.h"
+#include "tools/train/crammed_model.h"
 #include "tools/train/glue/glue_metrics.h"
 #include "tools/train/glue/glue_tasks.h"
 
@@ -35,11 +36,20 @@ struct FinetuneOptions {
   bool progress = true;
   std::string out_dir;  // when set, the finetuned checkpoint is saved here
   bool keep_mlm_head = false;  // save the tied decoder too (fill-mask works)
+  // Leaf FFF models: layer training options and the hardening loss weight
+  // (pretrain.h), ramped over the first hardening_warmup of the steps.
+  LeafTrainOptions leaf;
+  double hardening = 0;
+  double hardening_warmup = 0;
 };
 
 struct FinetuneResult {
   glue::GlueTask task;
   glue::GlueScores scores;              // on dev, after the last epoch
+  // Leaf FFF models: the same dev set scored with the soft forward (scores
+  // is the hard one, what inference runs); has_soft false otherwise.
+  glue::GlueScores scores_soft;
+  bool has_soft = false;
   std::vector<double> epoch_main;        // dev main metric after each epoch
   std::vector<double> epoch_train_loss;  // mean training loss per epoch
   int64_t n_train = 0, n_eval = 0;

@@ -102,14 +102,39 @@ int main(int argc, char** argv) {
   pre_cmd->add_option("--eval-sequences", po.eval_sequences, "");
   pre_cmd->add_option("--tokenizer", po.tokenizer_json, "tokenizer.json")->required();
   pre_cmd->add_option("-o,--out", po.out_dir, "run directory")->required();
-  pre_cmd->add_option("--ff", ff, "fff or ff (dense)")->check(CLI::IsMember({"fff", "ff"}));
+  pre_cmd->add_option("--ff", ff,
+                      "fff (UltraFastBERT), leaf (the original FFF: routers + "
+                      "leaf networks) or ff (dense)")
+      ->check(CLI::IsMember({"fff", "leaf", "ff"}));
   pre_cmd->add_option("--nonlin", nonlin, "dense FF: GELU or GELUglu")
       ->check(CLI::IsMember({"GELU", "GELUglu"}));
   pre_cmd->add_option("--layers", layers, "");
   pre_cmd->add_option("--hidden", hidden, "");
   pre_cmd->add_option("--heads", heads, "");
   pre_cmd->add_option("--trees", trees, "FFF trees");
-  pre_cmd->add_option("--depth", depth, "FFF depth");
+  pre_cmd->add_option("--depth", depth,
+                      "FFF depth (fff: levels - 1 of neurons; leaf: router "
+                      "levels, 2^depth leaves)");
+  int64_t leaf_width = 8;
+  std::string leaf_nonlin = "ReLU";
+  pre_cmd->add_option("--leaf-width", leaf_width, "leaf FFF: hidden units per leaf");
+  pre_cmd->add_option("--leaf-nonlin", leaf_nonlin, "leaf FFF: ReLU or GELU")
+      ->check(CLI::IsMember({"ReLU", "GELU"}));
+  auto add_leaf_training = [](CLI::App* cmd, fff::train::LeafTrainOptions* leaf,
+                              double* hardening, double* warmup) {
+    cmd->add_option("--hardening", *hardening,
+                    "leaf FFF: weight of the mean router entropy in the loss");
+    cmd->add_option("--hardening-warmup", *warmup,
+                    "leaf FFF: ramp the hardening weight from 0 over this "
+                    "fraction of training (0: constant)");
+    cmd->add_option("--region-leak", leaf->region_leak,
+                    "leaf FFF: probability of swapping a router's two weights");
+    cmd->add_option("--leaf-dropout", leaf->leaf_dropout,
+                    "leaf FFF: dropout on leaf hidden units");
+    cmd->add_flag("--train-hardened", leaf->train_hardened,
+                  "leaf FFF: round router probabilities in training");
+  };
+  add_leaf_training(pre_cmd, &po.leaf, &po.hardening, &po.hardening_warmup);
   pre_cmd->add_option("--intermed", intermed, "dense FF width");
   pre_cmd->add_option("--max-seq", max_seq, "max_seq_length of the model");
   pre_cmd->add_option("--steps", po.steps, "budget in optimizer steps");
@@ -163,6 +188,9 @@ int main(int argc, char** argv) {
   glue_cmd->add_flag("--no-progress", glue_no_progress, "");
   std::string glue_device = "cpu";
   glue_cmd->add_option("--device", glue_device, "cpu or cuda[:N]");
+  fff::train::LeafTrainOptions glue_leaf;
+  double glue_hardening = 0, glue_hardening_warmup = 0;
+  add_leaf_training(glue_cmd, &glue_leaf, &glue_hardening, &glue_hardening_warmup);
 
   CLI11_PARSE(app, argc, argv);
   const std::string command = JoinArgs(argc, argv);
@@ -217,6 +245,12 @@ int main(int argc, char** argv) {
       c.ff_kind = fff::FfKind::kFff;
       c.fff_trees = trees;
       c.fff_depth = depth;
+    } else if (ff == "leaf") {
+      c.ff_kind = fff::FfKind::kLeafFff;
+      c.leaf_depth = depth;
+      c.leaf_width = leaf_width;
+      c.leaf_activation = leaf_nonlin == "GELU" ? fff::LeafActivation::kGelu
+                                                : fff::LeafActivation::kRelu;
     } else {
       c.ff_kind = fff::FfKind::kDense;
       c.d_ff = intermed;
@@ -230,9 +264,10 @@ int main(int argc, char** argv) {
     if (!sum.ok()) return Fail(sum.status());
     if ((*dist)->is_main()) {
       std::printf("{\"steps\": %lld, \"sequences\": %lld, \"last_loss\": %.6f, \"eval_loss\": %.6f, "
-                  "\"seconds\": %.1f, \"finished\": %s}\n",
+                  "\"eval_loss_soft\": %.6f, \"seconds\": %.1f, \"finished\": %s}\n",
                   (long long)sum->steps, (long long)sum->sequences, sum->last_loss,
-                  sum->eval_loss, sum->seconds, sum->finished ? "true" : "false");
+                  sum->eval_loss, sum->eval_loss_soft, sum->seconds,
+                  sum->finished ? "true" : "false");
     }
     return 0;
   }
@@ -262,6 +297,9 @@ int main(int argc, char** argv) {
       fo.device = glue_device;
       fo.out_dir = glue_save;
       fo.keep_mlm_head = glue_keep_mlm;
+      fo.leaf = glue_leaf;
+      fo.hardening = glue_hardening;
+      fo.hardening_warmup = glue_hardening_warmup;
       auto r = fff::train::Finetune(fo);
       if (!r.ok()) return Fail(r.status());
       std::fprintf(stderr, "fff-train: %s: main %.2f\n", name.c_str(), r->scores.main);

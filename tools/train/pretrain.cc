@@ -19,6 +19,7 @@
 #include "src/model/config.h"
 #include "tools/train/crammed_model.h"
 #include "tools/train/device.h"
+#include "tools/train/leaf_stats.h"
 #include "tools/train/mlm.h"
 #include "tools/train/progress.h"
 #include "tools/train/torch_status.h"
@@ -102,12 +103,15 @@ torch::Tensor MlmLossSum(CrammedBert& model, const MicroBatch& mb) {
 }
 
 // Mean held-out MLM loss over the first n sequences (fixed masking).
+// `soft`: leaf FFF layers run their soft forward (else the hard one).
 double EvalLoss(CrammedBert& model, const TokenShardSet& set, int64_t n,
                 const MlmMaskCounts& c, int32_t mask_id, int32_t vocab,
-                const torch::Device& device, bool autocast) {
+                const torch::Device& device, bool autocast, bool soft = false) {
   AutocastBf16 amp(device, autocast);
   torch::NoGradGuard g;
   model->eval();
+  CollectLeafUsage(model, false);
+  for (auto* l : model->LeafLayers()) l->soft_in_eval = soft;
   SequenceStream stream(set, 12345);
   n = std::min(n, set.n_sequences());
   double sum = 0;
@@ -119,6 +123,8 @@ double EvalLoss(CrammedBert& model, const TokenShardSet& set, int64_t n,
     sum += MlmLossSum(model, mb).item<double>();
     count += mb.labels.numel();
   }
+  for (auto* l : model->LeafLayers()) l->soft_in_eval = false;
+  CollectLeafUsage(model, true);
   model->train();
   return count > 0 ? sum / static_cast<double>(count) : 0.0;
 }
@@ -196,9 +202,16 @@ Result<PretrainSummary> PretrainImpl(const PretrainOptions& o, Distributed& dist
   torch::manual_seed(o.seed);
   CrammedOptions mo;
   mo.config = cfg;
+  mo.leaf = o.leaf;
   CrammedBert model(mo);
   model->to(device);
   model->train();
+  const bool leaf_model = !model->LeafLayers().empty();
+  if ((o.hardening != 0 || o.hardening_warmup != 0) && !leaf_model) {
+    return InvalidArgumentError(
+        "pretrain: --hardening applies to leaf FFF models (--ff leaf) only");
+  }
+  CollectLeafUsage(model, true);
   std::vector<torch::Tensor> decay, no_decay, all_params;
   for (auto& p : model->named_parameters()) {
     (IsNoDecay(p.key()) ? no_decay : decay).push_back(p.value());
@@ -313,7 +326,15 @@ Result<PretrainSummary> PretrainImpl(const PretrainOptions& o, Distributed& dist
     sum.eval_loss = EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
                              static_cast<int32_t>(cfg.vocab_size), device, o.autocast);
     evaluated_step = st.step;
-    const nlohmann::json e = {{"step", st.step}, {"eval_loss", sum.eval_loss}};
+    nlohmann::json e = {{"step", st.step}, {"eval_loss", sum.eval_loss}};
+    if (leaf_model) {
+      sum.eval_loss_soft =
+          EvalLoss(model, *eval_data, o.eval_sequences, counts, mask_id,
+                   static_cast<int32_t>(cfg.vocab_size), device, o.autocast,
+                   /*soft=*/true);
+      e["eval_loss_soft"] = sum.eval_loss_soft;
+      e["leaf_usage"] = LeafUsageJson(model, /*reset=*/true);
+    }
     std::fputs((e.dump() + "\n").c_str(), log);
     std::fflush(log);
   };
@@ -348,8 +369,10 @@ Result<PretrainSummary> PretrainImpl(const PretrainOptions& o, Distributed& dist
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     }
     const double total_targets = static_cast<double>(batch * counts.n_targets);
+    const double hardening = HardeningAt(o.hardening, o.hardening_warmup, t);
     optimizer.zero_grad();
-    double loss_sum = 0;
+    double loss_sum = 0, entropy_sum = 0;
+    int64_t entropy_n = 0;
     Status step_status = TorchCall("pretrain: step", [&] {
       std::vector<int64_t> mine;
       for (int64_t j = dist.rank(); j < batch; j += world) mine.push_back(st.consumed + j);
@@ -364,8 +387,20 @@ Result<PretrainSummary> PretrainImpl(const PretrainOptions& o, Distributed& dist
           loss = MlmLossSum(model, mb).to(torch::kFloat) / total_targets;
         }
         if (st.step + 1 == o.nan_at_step) loss = loss * std::nan("");
-        loss.backward();
         loss_sum += loss.item<double>();
+        if (leaf_model) {
+          // Weighted by the micro-batch's share of the global batch, so the
+          // term sums to hardening x the batch's mean router entropy.
+          const torch::Tensor entropy = model->MeanRouterEntropy();
+          entropy_sum += entropy.item<double>();
+          ++entropy_n;
+          if (hardening != 0) {
+            loss = loss + entropy.to(torch::kFloat) *
+                              (hardening * static_cast<double>(idx.size()) /
+                               static_cast<double>(batch));
+          }
+        }
+        loss.backward();
       }
     });
     FFF_RETURN_IF_ERROR(step_status);
@@ -404,10 +439,15 @@ Result<PretrainSummary> PretrainImpl(const PretrainOptions& o, Distributed& dist
     st.last_loss = loss;
     ++steps_this_run;
     if (log != nullptr) {
-      const nlohmann::json e = {{"step", st.step},       {"loss", loss},
-                                {"lr", lr},              {"batch", batch},
-                                {"grad_norm", grad_norm}, {"sequences", st.consumed},
-                                {"tokens", st.consumed * seq}, {"elapsed_s", st.elapsed_s}};
+      nlohmann::json e = {{"step", st.step},       {"loss", loss},
+                          {"lr", lr},              {"batch", batch},
+                          {"grad_norm", grad_norm}, {"sequences", st.consumed},
+                          {"tokens", st.consumed * seq}, {"elapsed_s", st.elapsed_s}};
+      if (leaf_model) {
+        // This rank's micro-batches (rank 0 logs).
+        e["router_entropy"] = entropy_n > 0 ? entropy_sum / entropy_n : 0.0;
+        e["hardening"] = hardening;
+      }
       std::fputs((e.dump() + "\n").c_str(), log);
       std::fflush(log);
     }

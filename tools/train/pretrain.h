@@ -23,6 +23,10 @@
 // beside and renamed into place, so an interruption or a full disk never
 // replaces a good checkpoint with a partial one. A non-finite loss stops
 // the run with an error naming the step; the last checkpoint stays.
+// Leaf FFF models train with the soft forward (all leaves mixed) plus
+// hardening x mean router entropy; the held-out loss is reported for the
+// hard forward (what inference runs) and the soft one, with per-layer leaf
+// usage (leaf_stats.h) in loss.jsonl at every evaluation.
 #ifndef FFF_TOOLS_TRAIN_PRETRAIN_H_
 #define FFF_TOOLS_TRAIN_PRETRAIN_H_
 
@@ -31,6 +35,7 @@
 
 #include "fff/model.h"
 #include "fff/status.h"
+#include "tools/train/crammed_model.h"
 #include "tools/train/distributed.h"
 
 namespace fff::train {
@@ -63,6 +68,12 @@ struct PretrainOptions {
   std::string device = "cpu";
   bool autocast = true;
   bool progress = true;
+  // Leaf FFF models (config.ff_kind == kLeafFff): training options of the
+  // layers, and the hardening loss weight on the mean router entropy,
+  // ramped from 0 over the first `hardening_warmup` of the budget.
+  LeafTrainOptions leaf;
+  double hardening = 0;
+  double hardening_warmup = 0;
   // Testing knobs: stop (after checkpointing) once this run has done this
   // many steps, as an interruption would; make the loss of step N (1-based,
   // as in loss.jsonl) NaN.
@@ -75,6 +86,9 @@ struct PretrainSummary {
   int64_t sequences = 0;    // sequences consumed (total)
   double last_loss = 0;     // training MLM loss of the last step
   double eval_loss = -1;    // held-out MLM loss at the end (-1: none)
+  // Leaf FFF models: the held-out loss with the soft (training) forward;
+  // eval_loss is the hard (inference) one.
+  double eval_loss_soft = -1;
   double seconds = 0;       // wall time of this run
   bool finished = false;    // reached the budget (else stopped early)
 };
