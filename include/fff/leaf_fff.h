@@ -4,9 +4,8 @@
 // every leaf softly (src/torch/leaf_fff_torch.h); inference, computed here,
 // routes each row to one leaf and evaluates only that leaf.
 //
-// ---- Vocabulary
-// -------------------------------------------------------------- depth:      D
-// router levels: n_routers = 2^D - 1 routers (internal nodes)
+// ---- Vocabulary --------------------------------------------------------
+// depth:      D router levels: n_routers = 2^D - 1 routers (internal nodes)
 //             and n_leaves = 2^D leaves. D = 0 is a single leaf (a plain
 //             feedforward of width leaf_width). This is the package's
 //             `depth`; it is NOT UltraFastBERT's (fff.h), whose depth-D tree
@@ -16,9 +15,8 @@
 //             (child - n_routers).
 // leaf_width: hidden units of each leaf network.
 //
-// ---- Semantics (hard inference)
-// ---------------------------------------------- For one row x (d_in values):
-// start at router r = 0 and, D times,
+// ---- Semantics (hard inference) ----------------------------------------
+// For one row x (d_in values): start at router r = 0 and, D times,
 //   z = x . router_w[r] + router_b[r];   r = 2r + 1 + (z >= 0)
 // (z == 0 goes RIGHT, the package's rule; UltraFastBERT sends it left), then
 // with leaf l = r - n_routers:
@@ -28,21 +26,20 @@
 // out leaf_b2 (which its training adds); fff includes it, so inference is
 // the limit of training with saturated routers.
 //
-// ---- Layouts
-// ------------------------------------------------------------------ x [n_rows,
-// d_in]                     row-major (stride >= d_in) y         [n_rows,
-// d_out]                    row-major (stride >= d_out) router_w  [n_routers,
-// d_in]                  the package's node_weights router_b  [n_routers]
-// node_biases ([n_routers, 1]) leaf_w1   [n_leaves, leaf_width, d_in]
-// HIDDEN-MAJOR: the package's
-//                                              w1s [n_leaves, d_in, width]
-//                                              transposed per leaf
-//                                              (RepackFastFeedForwardW1), so
-//                                              each hidden unit is one row
-// leaf_b1   [n_leaves, leaf_width]             b1s
-// leaf_w2   [n_leaves, leaf_width, d_out]      w2s (same layout)
-// leaf_b2   [n_leaves, d_out]                  b2s
-// leaves    [n_rows]                           the leaf each row reached
+// ---- Layouts -------------------------------------------------------------
+// x         [n_rows, d_in]              row-major (stride >= d_in)
+// y         [n_rows, d_out]             row-major (stride >= d_out)
+// router_w  [n_routers, d_in]           the package's node_weights
+// router_b  [n_routers]                 node_biases ([n_routers, 1])
+// leaf_w1   [n_leaves, leaf_width, d_in]
+//                                       HIDDEN-MAJOR: the package's w1s
+//                                       [n_leaves, d_in, width] transposed
+//                                       per leaf (RepackFastFeedForwardW1),
+//                                       so each hidden unit is one row
+// leaf_b1   [n_leaves, leaf_width]      b1s
+// leaf_w2   [n_leaves, leaf_width, d_out]  w2s (same layout)
+// leaf_b2   [n_leaves, d_out]           b2s
+// leaves    [n_rows]                    the leaf each row reached
 #ifndef FFF_LEAF_FFF_H_
 #define FFF_LEAF_FFF_H_
 
