@@ -47,6 +47,10 @@ struct ModelConfig {
   int64_t d_ff = 0;       // dense: intermed_size (GELUglu: the 2x width)
   int64_t fff_trees = 0;  // FFF: number of trees
   int64_t fff_depth = 0;  // FFF: depth (fff.h vocabulary)
+  // FFF: the checkpoint keeps only some nodes (`fff prune`; config.json
+  // arch.fff_pruned, tensor ffn.kept_nodes): the others are zero, so a token
+  // that reaches one stops adding to its output (docs/routing.md).
+  bool fff_pruned = false;
   int64_t leaf_depth = 0;  // leaf FFF: router levels (leaf_fff.h vocabulary)
   int64_t leaf_width = 0;  // leaf FFF: hidden units per leaf
   LeafActivation leaf_activation = LeafActivation::kRelu;
@@ -90,8 +94,12 @@ struct ModelOptions {
   int64_t linear_block_rows = 0;
 };
 
-// Per-layer diagnostics of one Encode call (tests, `fff` debugging).
+// Per-layer diagnostics of one Encode call (tests, `fff` debugging,
+// fff/routing.h). Encode clears every vector and keeps `routing_only`.
 struct EncoderTrace {
+  // Record only `routings` (no hidden states, no logits): what routing
+  // statistics need, at the cost of one int32 per token, tree and level.
+  bool routing_only = false;
   std::vector<float> embedding;                 // [n_tokens, d_model]
   std::vector<std::vector<float>> layers;       // n_layers x [n_tokens, d_model]
   // FFF: [n_tokens, trees, depth+1] visited nodes; leaf FFF: [n_tokens]
@@ -144,6 +152,10 @@ class Model {
   int64_t n_parameters() const;
   // Milliseconds Load spent (map + validate + convert/repack).
   double load_ms() const;
+  // Pruned FFF models (config.fff_pruned): 1 for each node of layer `layer`
+  // the checkpoint keeps, 0 for a pruned one [n_trees * n_nodes]; empty for
+  // every other model. Precondition: 0 <= layer < n_layers.
+  std::span<const uint8_t> fff_kept_nodes(int64_t layer) const;
 
   // Profiling: when on, every call adds its per-component times to
   // profile() (a few clock reads per layer; off by default).

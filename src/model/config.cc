@@ -161,6 +161,8 @@ Status ParseCrammed(const Json& arch, const Fields& f, ModelConfig* c) {
     FFF_RETURN_IF_ERROR(
         f.Int(arch, a, "intermed_size", 1, 1 << 16, &c->fff_trees));
     FFF_RETURN_IF_ERROR(f.Int(arch, a, "intermed_depth", 0, 29, &c->fff_depth));
+    // fff's extension: a checkpoint written by `fff prune` (docs/routing.md).
+    FFF_RETURN_IF_ERROR(f.Bool(arch, a, "fff_pruned", &c->fff_pruned, false));
   } else {
     c->ff_kind = FfKind::kDense;
     FFF_RETURN_IF_ERROR(

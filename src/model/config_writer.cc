@@ -68,6 +68,7 @@ Result<std::string> CrammedBertConfigJson(const ModelConfig& c,
     arch["intermed_type"] = "fff";
     arch["intermed_size"] = c.fff_trees;
     arch["intermed_depth"] = c.fff_depth;
+    if (c.fff_pruned) arch["fff_pruned"] = true;
     arch["nonlin"] = "GELU";
   } else {
     arch["intermed_type"] = "ff";

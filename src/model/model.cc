@@ -132,6 +132,9 @@ void Model::SetProfiling(bool on) { impl_->profiling = on; }
 const ComponentTimes& Model::profile() const { return impl_->times; }
 void Model::ResetProfile() { impl_->times = ComponentTimes{}; }
 double Model::load_ms() const { return impl_->load_ms; }
+std::span<const uint8_t> Model::fff_kept_nodes(int64_t layer) const {
+  return impl_->w.layers[static_cast<size_t>(layer)].fff_kept;
+}
 
 Status Model::Impl::Build(const ModelOptions& options) {
   const ModelConfig& c = cfg;
@@ -392,7 +395,14 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
   }
   float* h = im.h.data();
   float* t = im.t.data();
-  if (trace != nullptr) *trace = EncoderTrace{};
+  if (trace != nullptr) {
+    const bool routing_only = trace->routing_only;
+    *trace = EncoderTrace{};
+    trace->routing_only = routing_only;
+  }
+  // Where hidden states and logits are recorded (not for routing_only).
+  EncoderTrace* full_trace =
+      trace != nullptr && !trace->routing_only ? trace : nullptr;
   ComponentTimes& tm = im.times;
   if (im.profiling) im.lap_start = std::chrono::steady_clock::now();
 
@@ -418,7 +428,7 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
                 }
               });
   im.Lap(&tm.embedding);
-  if (trace != nullptr) trace->embedding.assign(h, h + n * d);
+  if (full_trace != nullptr) full_trace->embedding.assign(h, h + n * d);
 
   const int64_t d_head = d / c.n_heads;
   for (int64_t li = 0; li < c.n_layers; ++li) {
@@ -474,9 +484,11 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
       if (trace != nullptr) {
         const size_t cells = static_cast<size_t>(n * c.fff_trees * (c.fff_depth + 1));
         trace->routings.emplace_back(cells);
-        trace->logits.emplace_back(cells);
         ft.nodes = trace->routings.back();
-        ft.logits = trace->logits.back();
+        if (full_trace != nullptr) {
+          full_trace->logits.emplace_back(cells);
+          ft.logits = full_trace->logits.back();
+        }
       }
       FFF_RETURN_IF_ERROR(l.fff->Forward(t_view, out_view, ft));
     } else {
@@ -503,7 +515,7 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     });
     im.Lap(&tm.residual);
     if (!pre) norm_rows(h, h, lw.norm2_w, lw.norm2_b);
-    if (trace != nullptr) trace->layers.emplace_back(h, h + n * d);
+    if (full_trace != nullptr) full_trace->layers.emplace_back(h, h + n * d);
   }
   if (c.final_norm) {
     im.RowBlocks(n, [&](int64_t r0, int64_t rows) {

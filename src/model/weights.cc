@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <initializer_list>
 #include <set>
@@ -70,6 +71,77 @@ class TensorReader {
   std::set<std::string> used_;
   int64_t n_parameters_ = 0;
 };
+
+// A pruned FFF layer (`fff prune`, docs/routing.md): `<prefix>kept_nodes`
+// (I32 [K], ascending global node indices, every kept node's parent kept)
+// and the kept nodes' rows of linear_in / linear_out, expanded here to the
+// full node-major layout with zero rows for the pruned nodes: a pruned
+// node's logit is 0, GELU(0) = 0, and its subtree is zero too, so a token
+// that reaches it adds nothing more (its walk continues left through zeros).
+Status ReadPrunedFff(TensorReader& tr, const std::string& prefix,
+                     const FffShape& shape, LayerWeights* l) {
+  const SafetensorsReader& reader = tr.reader();
+  const std::string name = prefix + "kept_nodes";
+  const TensorInfo* info = reader.Find(name);
+  if (info == nullptr) {
+    return NotFoundError(fmt::format(
+        "missing tensor \"{}\" in {}: config.json's arch says fff_pruned, "
+        "which needs each FFF layer's list of kept nodes",
+        name, reader.path()));
+  }
+  const int64_t total = shape.n_total_nodes();
+  if (info->dtype != DType::kI32 || info->shape.size() != 1 ||
+      info->shape[0] > total) {
+    return DataLossError(fmt::format(
+        "tensor \"{}\" in {}: expected I32 [K] with K <= {} ({} tree(s) of "
+        "depth {}), got {} {}",
+        name, reader.path(), total, shape.n_trees, shape.depth,
+        DTypeName(info->dtype), ShapeString(info->shape)));
+  }
+  const int64_t k = info->shape[0];
+  std::vector<int32_t> kept(static_cast<size_t>(k));
+  std::memcpy(kept.data(), reader.Bytes(*info).data(),
+              static_cast<size_t>(k) * sizeof(int32_t));
+  l->fff_kept.assign(static_cast<size_t>(total), 0);
+  const int64_t n_nodes = shape.n_nodes();
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t g = kept[static_cast<size_t>(j)];
+    if (g < 0 || g >= total || (j > 0 && g <= kept[static_cast<size_t>(j - 1)])) {
+      return DataLossError(fmt::format(
+          "tensor \"{}\" in {}: entry {}: expected ascending node indices "
+          "in 0..{} ({} tree(s) of depth {}), got {}",
+          name, reader.path(), j, total - 1, shape.n_trees, shape.depth, g));
+    }
+    const int64_t local = g % n_nodes;
+    const int64_t parent = g - local + (local - 1) / 2;
+    if (local != 0 && l->fff_kept[static_cast<size_t>(parent)] == 0) {
+      return DataLossError(fmt::format(
+          "tensor \"{}\" in {}: node {} is kept but its parent {} is not "
+          "(pruning drops whole subtrees)",
+          name, reader.path(), g, parent));
+    }
+    l->fff_kept[static_cast<size_t>(g)] = 1;
+  }
+  const int64_t d = shape.d_in;
+  std::vector<float> w_in, b_in, w_out;
+  FFF_RETURN_IF_ERROR(tr.Read(prefix + "linear_in.weight", {k, d}, &w_in));
+  FFF_RETURN_IF_ERROR(tr.Read(prefix + "linear_in.bias", {k}, &b_in));
+  FFF_RETURN_IF_ERROR(tr.Read(prefix + "linear_out.weight", {d, k}, &w_out));
+  tr.MarkUsed(name);
+  l->fff_w_in.assign(static_cast<size_t>(total * d), 0.0f);
+  l->fff_b_in.assign(static_cast<size_t>(total), 0.0f);
+  l->fff_w_out.assign(static_cast<size_t>(total * d), 0.0f);
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t g = kept[static_cast<size_t>(j)];
+    std::copy_n(w_in.data() + j * d, d, l->fff_w_in.data() + g * d);
+    l->fff_b_in[static_cast<size_t>(g)] = b_in[static_cast<size_t>(j)];
+    for (int64_t i = 0; i < d; ++i) {  // torch [d, K] -> node-major
+      l->fff_w_out[static_cast<size_t>(g * d + i)] =
+          w_out[static_cast<size_t>(i * k + j)];
+    }
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -167,14 +239,27 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
       shape.depth = c.fff_depth;
       shape.n_trees = c.fff_trees;
       const int64_t total = shape.n_total_nodes();
-      FFF_RETURN_IF_ERROR(
-          tr.Read(f + "linear_in.weight", {total, d}, &l.fff_w_in));
-      FFF_RETURN_IF_ERROR(tr.Read(f + "linear_in.bias", {total}, &l.fff_b_in));
-      std::vector<float> torch_out;
-      FFF_RETURN_IF_ERROR(
-          tr.Read(f + "linear_out.weight", {d, total}, &torch_out));
-      l.fff_w_out.resize(torch_out.size());
-      FFF_RETURN_IF_ERROR(RepackTorchLinearOut(shape, torch_out, l.fff_w_out));
+      const std::string kept_name = f + "kept_nodes";
+      if (c.fff_pruned) {
+        FFF_RETURN_IF_ERROR(ReadPrunedFff(tr, f, shape, &l));
+      } else if (tr.Has(kept_name)) {
+        return DataLossError(fmt::format(
+            "tensor \"{}\" in {}: a pruned checkpoint's node list, but "
+            "config.json's arch lacks \"fff_pruned\": true (a config that "
+            "does not belong to this checkpoint?)",
+            kept_name, reader.path()));
+      } else {
+        FFF_RETURN_IF_ERROR(
+            tr.Read(f + "linear_in.weight", {total, d}, &l.fff_w_in));
+        FFF_RETURN_IF_ERROR(
+            tr.Read(f + "linear_in.bias", {total}, &l.fff_b_in));
+        std::vector<float> torch_out;
+        FFF_RETURN_IF_ERROR(
+            tr.Read(f + "linear_out.weight", {d, total}, &torch_out));
+        l.fff_w_out.resize(torch_out.size());
+        FFF_RETURN_IF_ERROR(
+            RepackTorchLinearOut(shape, torch_out, l.fff_w_out));
+      }
     } else {
       const int64_t d_mid =
           c.ff_nonlin == FfNonlin::kGeluGlu ? c.d_ff / 2 : c.d_ff;

@@ -26,6 +26,7 @@ struct LayerWeights {
   std::vector<float> ff_out_w, ff_out_b;      // dense: [d_model, d_ff(/2)]
   std::vector<float> fff_w_in, fff_b_in;      // FFF: [trees*nodes, d_model]
   std::vector<float> fff_w_out;               // FFF: node-major [trees*nodes, d_model]
+  std::vector<uint8_t> fff_kept;  // pruned FFF: 1 per kept node [trees*nodes]
   LeafFffWeights leaf;                        // leaf FFF (leaf_w1 hidden-major)
 };
 

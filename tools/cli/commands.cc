@@ -16,135 +16,13 @@
 #include <random>
 
 #include "fff/model.h"
+#include "fff/routing.h"
 #include "fff/tokenizer.h"
+#include "tools/cli/cli_util.h"
 #include "tools/cli/synth.h"
 
 namespace fff::cli {
 namespace {
-
-using json = nlohmann::ordered_json;
-
-// The folder to use: --model, else the trained default model (or, for the
-// benchmark, the synthetic 1x11-long checkpoint, written on first use).
-Result<std::string> ResolveModelDir(const CommonOptions& o, bool bench) {
-  if (!o.model_dir.empty()) return o.model_dir;
-  std::error_code ec;
-  if (!bench) {
-    if (!std::filesystem::exists(
-            std::filesystem::path(kDefaultModelDir) / "model.safetensors", ec)) {
-      return NotFoundError(fmt::format(
-          "no --model given and the default model {} is missing (it ships in "
-          "the source tree's models/ folder); pass --model DIR",
-          kDefaultModelDir));
-    }
-    return std::string(kDefaultModelDir);
-  }
-  if (!std::filesystem::exists(
-          std::filesystem::path(kBenchModelDir) / "model.safetensors", ec)) {
-    std::fprintf(stderr,
-                 "fff: no --model given; writing the benchmark default, a "
-                 "synthetic UltraFastBERT-1x11-long checkpoint, to %s\n",
-                 kBenchModelDir);
-    FFF_RETURN_IF_ERROR(WriteSyntheticCheckpoint(kBenchModelDir, SynthSpec{}));
-  }
-  return std::string(kBenchModelDir);
-}
-
-// True when config.json marks the checkpoint as written by `fff synth`.
-bool IsSynthetic(const std::string& dir) {
-  std::ifstream f(std::filesystem::path(dir) / "config.json");
-  const json j = json::parse(f, nullptr, false);
-  return !j.is_discarded() && j.is_object() && j.contains("arch") &&
-         j["arch"].is_object() && j["arch"].contains("fff_synthetic_note");
-}
-
-Result<Model> LoadModel(const CommonOptions& o, std::string* dir_out,
-                        bool need_tokenizer = true,
-                        int64_t linear_block_rows = 0, bool bench = false) {
-  FFF_ASSIGN_OR_RETURN(std::string dir, ResolveModelDir(o, bench));
-  ModelOptions mo;
-  mo.linear_block_rows = linear_block_rows;
-  mo.n_threads = o.n_threads;
-  mo.load_tokenizer = true;  // loaded when present; required only if asked
-  FFF_ASSIGN_OR_RETURN(Model m, Model::Load(dir, mo));
-  if (IsSynthetic(dir)) {
-    std::fprintf(stderr,
-                 "fff: NOTE: %s is a synthetic checkpoint with random weights: "
-                 "its predictions are meaningless\n",
-                 dir.c_str());
-  }
-  if (need_tokenizer && m.tokenizer() == nullptr) {
-    return NotFoundError(fmt::format(
-        "{}: no tokenizer.json or vocab.txt in the model folder", dir));
-  }
-  if (dir_out) *dir_out = dir;
-  return m;
-}
-
-std::vector<std::string> ReadTexts(const CommonOptions& o) {
-  if (!o.texts.empty()) return o.texts;
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
-  return lines;
-}
-
-// A "[done/total]" line on stderr for long inputs when stderr is a terminal.
-class Progress {
- public:
-  explicit Progress(size_t total)
-      : total_(total), on_(total >= 64 && isatty(2)) {}
-  void Update(size_t done) {
-    if (on_) std::fprintf(stderr, "\r[%zu/%zu]", done, total_);
-  }
-  ~Progress() {
-    if (on_) std::fprintf(stderr, "\r%*s\r", 24, "");
-  }
-
- private:
-  size_t total_;
-  bool on_;
-};
-
-Result<Encoding> EncodeText(const Tokenizer& tok, const Model& m,
-                            const CommonOptions& o, size_t index,
-                            const std::string& a, const std::string* b) {
-  EncodeOptions eo;
-  eo.max_length = static_cast<size_t>(m.config().max_seq_length);
-  eo.error_on_truncation = o.no_truncate;
-  Result<Encoding> r = b ? tok.EncodePair(a, *b, eo) : tok.Encode(a, eo);
-  if (!r.ok()) {
-    return Status(r.status().code(), fmt::format("text {}: {}", index + 1,
-                                                 r.status().message()));
-  }
-  if (r->n_truncated > 0 && o.truncate_notice) {
-    std::fprintf(stderr,
-                 "fff: text %zu: truncated by %zu tokens to the model's "
-                 "maximum of %zu (use --no-truncate to make this an error)\n",
-                 index + 1, r->n_truncated, eo.max_length);
-  }
-  return r;
-}
-
-// Token-type ids for models that have a token-type embedding (HF BERT),
-// else empty (crammedBERT has none).
-std::vector<std::span<const int32_t>> TypeIds(const Model& m,
-                                              const std::vector<Encoding>& enc) {
-  std::vector<std::span<const int32_t>> types;
-  if (m.config().type_vocab_size > 0) {
-    for (const Encoding& e : enc) types.emplace_back(e.type_ids);
-  }
-  return types;
-}
-
-void PrintLine(const json& j) {
-  std::fputs(j.dump(-1, ' ', false, json::error_handler_t::replace).c_str(),
-             stdout);
-  std::fputc('\n', stdout);
-}
 
 std::vector<float> Softmax(const float* x, int64_t n) {
   std::vector<float> p(static_cast<size_t>(n));
@@ -492,7 +370,11 @@ Status RunBench(const CommonOptions& o, const BenchOptions& b) {
   std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(c.vocab_size) - 1);
   json results = json::array();
   std::string table =
-      "| model | threads | batch | seq | ms/call | tokens/s |\n|---|---:|---:|---:|---:|---:|\n";
+      b.count_routes
+          ? "| model | threads | batch | seq | ms/call | tokens/s | ms/call "
+            "counting routes | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+          : "| model | threads | batch | seq | ms/call | tokens/s |\n"
+            "|---|---:|---:|---:|---:|---:|\n";
   const std::string model_name = FfName(c);
   for (int batch : b.batches) {
     std::vector<std::vector<int32_t>> ids(static_cast<size_t>(batch));
@@ -507,19 +389,47 @@ Status RunBench(const CommonOptions& o, const BenchOptions& b) {
     m.ResetProfile();
     m.SetProfiling(b.breakdown);
     int64_t calls_total = 0;
-    for (int r = 0; r < b.reps; ++r) {
+    // One repetition: calls until min_time_ms has passed; with `stats`, every
+    // call records its routing and counts it.
+    auto repetition = [&](RoutingStats* stats, double* ms_per_call) -> Status {
+      EncoderTrace trace;
+      trace.routing_only = true;
+      const std::vector<int64_t> lengths(static_cast<size_t>(batch), b.seq_len);
       const auto t0 = std::chrono::steady_clock::now();
       int calls = 0;
       double elapsed = 0;
       do {
-        FFF_RETURN_IF_ERROR(m.Encode(seqs, &hidden));
+        if (stats != nullptr) {
+          FFF_RETURN_IF_ERROR(m.Encode(seqs, &hidden, &trace));
+          FFF_RETURN_IF_ERROR(stats->Add(trace, lengths));
+        } else {
+          FFF_RETURN_IF_ERROR(m.Encode(seqs, &hidden));
+        }
         ++calls;
         elapsed = std::chrono::duration<double, std::milli>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
       } while (elapsed < b.min_time_ms);
-      per_call.push_back(elapsed / calls);
-      calls_total += calls;
+      *ms_per_call = elapsed / calls;
+      if (stats == nullptr) calls_total += calls;
+      return Status::Ok();
+    };
+    std::optional<RoutingStats> stats;
+    if (b.count_routes) {
+      FFF_ASSIGN_OR_RETURN(RoutingStats s, RoutingStats::Create(c));
+      stats = std::move(s);
+    }
+    std::vector<double> per_call_routes;
+    for (int r = 0; r < b.reps; ++r) {
+      double ms = 0;
+      FFF_RETURN_IF_ERROR(repetition(nullptr, &ms));
+      per_call.push_back(ms);
+      if (stats) {  // alternating, so that drift hits both alike
+        m.SetProfiling(false);
+        FFF_RETURN_IF_ERROR(repetition(&*stats, &ms));
+        per_call_routes.push_back(ms);
+        m.SetProfiling(b.breakdown);
+      }
     }
     m.SetProfiling(false);
     std::sort(per_call.begin(), per_call.end());
@@ -544,10 +454,19 @@ Status RunBench(const CommonOptions& o, const BenchOptions& b) {
                               {"residual", share(t.residual)}};
       r["breakdown_calls"] = calls_total;
     }
+    std::string routes_cell;
+    if (stats) {
+      std::sort(per_call_routes.begin(), per_call_routes.end());
+      const double with = per_call_routes[per_call_routes.size() / 2];
+      r["ms_per_call_counting_routes"] = with;
+      r["routes_overhead_ratio"] = with / median;
+      routes_cell = fmt::format(" {:.2f} | {:.3f} |", with, with / median);
+    }
     PrintLine(r);
     results.push_back(r);
-    table += fmt::format("| {} | {} | {} | {} | {:.2f} | {:.0f} |\n", model_name,
-                         m.n_threads(), batch, b.seq_len, median, tps);
+    table += fmt::format("| {} | {} | {} | {} | {:.2f} | {:.0f} |{}\n", model_name,
+                         m.n_threads(), batch, b.seq_len, median, tps,
+                         routes_cell);
   }
   std::fputs(table.c_str(), stderr);
   if (!b.json_path.empty()) {

@@ -35,6 +35,9 @@ struct BenchOptions {
   double min_time_ms = 200;
   std::string json_path;
   bool breakdown = false;
+  // Also time each batch with an EncoderTrace (routing_only) and
+  // RoutingStats::Add after every call, alternating with plain calls.
+  bool count_routes = false;
   int64_t linear_block_rows = 0;
   // When set: embed this file's lines (tokenized, truncated to the model's
   // maximum) in batches of each --batches size instead of random ids.

@@ -1,5 +1,5 @@
 // fff: the command-line front end. Subcommands: fill-mask, classify, embed,
-// tokenize, info, bench, serve, synth. Texts come from arguments or stdin lines;
+// tokenize, info, routes, prune, glue-eval, bench, serve, synth. Texts come from arguments or stdin lines;
 // results are JSON Lines on stdout; logs and progress go to stderr.
 // Exit codes: 0 success, 1 runtime error, 2 usage error (docs/cli.md).
 #include <CLI/CLI.hpp>
@@ -12,13 +12,15 @@
 
 #include "fff/log.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/prune.h"
+#include "tools/cli/routes.h"
 #include "tools/cli/synth.h"
 
 int main(int argc, char** argv) {
   using namespace fff::cli;
   CLI::App app{
       "fff: UltraFastBERT / crammedBERT inference (fill-mask, classify, "
-      "embed, tokenize, info, bench, serve, synth)"};
+      "embed, tokenize, info, routes, prune, glue-eval, bench, serve, synth)"};
   app.require_subcommand(1);
   CommonOptions common;
   bool verbose = false;
@@ -78,6 +80,62 @@ int main(int argc, char** argv) {
   auto* info = app.add_subcommand("info", "configuration and shapes");
   add_model(info);
 
+  auto* routes = app.add_subcommand(
+      "routes", "routing statistics of an FFF model (JSON report + table)");
+  add_model(routes);
+  add_texts(routes);
+  RoutesOptions ro;
+  routes->add_option("--file", ro.file, "route this file's lines (one text each)");
+  routes->add_option("--glue", ro.glue_task,
+                     "route a GLUE task's split, counting leaves per class");
+  routes->add_option("--glue-dir", ro.glue_dir, "GLUE data folder");
+  routes->add_option("--split", ro.split, "GLUE split")
+      ->check(CLI::IsMember({"train", "dev"}));
+  routes->add_option("--max-texts", ro.max_texts, "route only the first N texts")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  routes->add_option("-o,--out", ro.out, "write the JSON report here");
+  routes->add_option("--paths", ro.paths,
+                     "write every token's path (JSON Lines) here");
+
+  auto* prune = app.add_subcommand(
+      "prune", "drop FFF subtrees a task's texts rarely visit; write the "
+               "smaller checkpoint");
+  add_model(prune);
+  add_texts(prune);
+  RoutesOptions pro;
+  std::vector<int64_t> prune_thresholds;
+  std::string prune_out;
+  prune->add_option("--file", pro.file, "count on this file's lines");
+  prune->add_option("--glue", pro.glue_task, "count on a GLUE task's split");
+  prune->add_option("--glue-dir", pro.glue_dir, "GLUE data folder");
+  prune->add_option("--split", pro.split, "GLUE split")
+      ->check(CLI::IsMember({"train", "dev"}));
+  prune->add_option("--max-texts", pro.max_texts, "count only the first N texts")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  prune->add_option("--threshold", prune_thresholds,
+                    "drop nodes visited fewer times than this (0: keep all); "
+                    "several: one checkpoint each, OUT-t<threshold>")
+      ->required()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50));
+  prune->add_option("-o,--out", prune_out,
+                    "folder of the pruned checkpoint (several thresholds: "
+                    "the prefix)")
+      ->required();
+
+  auto* glue_eval = app.add_subcommand(
+      "glue-eval", "a classifier's score on a GLUE split (JSON)");
+  add_model(glue_eval);
+  glue_eval->add_option("--batch", common.batch_size, "sequences per call")
+      ->check(CLI::Range(1, 4096));
+  GlueEvalOptions geo;
+  glue_eval->add_option("--task", geo.task, "GLUE task (sst2, cola, ...)")
+      ->required();
+  glue_eval->add_option("--glue-dir", geo.glue_dir, "GLUE data folder");
+  glue_eval->add_option("--split", geo.split, "split")
+      ->check(CLI::IsMember({"train", "dev"}));
+  glue_eval->add_option("--max-examples", geo.max_examples, "first N only")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+
   auto* bench = app.add_subcommand(
       "bench", "end-to-end encoder throughput (JSON + table)");
   add_model(bench);
@@ -98,6 +156,9 @@ int main(int argc, char** argv) {
                     "embed this file's lines (one text each) in batches of "
                     "each --batches size: the offline throughput a server "
                     "is compared with");
+  bench->add_flag("--count-routes", bo.count_routes,
+                  "also time each batch with routing statistics counted "
+                  "(FFF models; the overhead `fff routes` adds)");
   bench->add_flag("--breakdown", bo.breakdown,
                   "time each component (embedding, attention, FF, ...)");
 
@@ -200,6 +261,12 @@ int main(int argc, char** argv) {
     st = RunTokenize(common);
   } else if (*info) {
     st = RunInfo(common);
+  } else if (*prune) {
+    st = RunPrune(common, pro, prune_thresholds, prune_out);
+  } else if (*glue_eval) {
+    st = RunGlueEval(common, geo);
+  } else if (*routes) {
+    st = RunRoutes(common, ro);
   } else if (*bench) {
     st = RunBench(common, bo);
   } else if (*serve) {

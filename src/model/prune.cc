@@ -1,0 +1,225 @@
+// PruneFffCheckpoint (fff/prune.h).
+#include "fff/prune.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "fff/safetensors.h"
+#include "src/io/atomic_file.h"
+#include "src/model/config.h"
+
+namespace fff {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxConfigBytes = 16u << 20;
+
+// The FFF tensor suffixes of a layer (prefix "encoder.layers.{i}.ffn.").
+const char* const kFffSuffixes[] = {"linear_in.weight", "linear_in.bias",
+                                    "linear_out.weight", "kept_nodes"};
+
+}  // namespace
+
+Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
+                                       const RoutingStats& visits,
+                                       const PruneOptions& options,
+                                       const std::string& dst_dir) {
+  if (options.threshold < 0) {
+    return InvalidArgumentError(fmt::format(
+        "prune: threshold: expected >= 0, got {}", options.threshold));
+  }
+  std::error_code ec;
+  if (fs::exists(dst_dir, ec) && fs::equivalent(src_dir, dst_dir, ec)) {
+    return InvalidArgumentError(fmt::format(
+        "prune: the output folder {} is the source model's folder; write the "
+        "pruned model elsewhere",
+        dst_dir));
+  }
+  const std::string config_path = (fs::path(src_dir) / "config.json").string();
+  FFF_ASSIGN_OR_RETURN(std::string config_text,
+                       ReadTextFile(config_path, kMaxConfigBytes));
+  FFF_ASSIGN_OR_RETURN(ModelConfig c,
+                       ParseModelConfig(config_text, config_path));
+  if (c.family != ModelFamily::kCrammedBert || c.ff_kind != FfKind::kFff) {
+    return InvalidArgumentError(fmt::format(
+        "prune: {} is {} {}: pruning needs an UltraFastBERT FFF model", src_dir,
+        ModelFamilyName(c.family), FfName(c)));
+  }
+  if (visits.leaf_fff() || visits.n_layers() != c.n_layers ||
+      visits.n_trees() != c.fff_trees || visits.depth() != c.fff_depth) {
+    return InvalidArgumentError(fmt::format(
+        "prune: the visit counts are for {} layers of {} x {} trees, the "
+        "model {} has {} layers of {}",
+        visits.n_layers(), visits.n_trees(), visits.depth(), src_dir,
+        c.n_layers, FfName(c)));
+  }
+  const std::string src_path =
+      (fs::path(src_dir) / "model.safetensors").string();
+  FFF_ASSIGN_OR_RETURN(SafetensorsReader reader,
+                       SafetensorsReader::Open(src_path));
+
+  const int64_t d = c.d_model;
+  const int64_t n_nodes = (int64_t{2} << c.fff_depth) - 1;
+  const int64_t total = c.fff_trees * n_nodes;
+  PruneReport report;
+  std::set<std::string> fff_names;
+  for (int64_t li = 0; li < c.n_layers; ++li) {
+    for (const char* s : kFffSuffixes) {
+      fff_names.insert(fmt::format("encoder.layers.{}.ffn.{}", li, s));
+    }
+  }
+  // The new FFF tensors, owned here until written.
+  std::vector<std::vector<float>> floats;
+  std::vector<std::vector<int32_t>> kept_lists;
+  floats.reserve(static_cast<size_t>(3 * c.n_layers));
+  kept_lists.reserve(static_cast<size_t>(c.n_layers));
+  std::map<std::string, std::vector<TensorToWrite>>
+      fff_tensors;  // by layer prefix
+  for (int64_t li = 0; li < c.n_layers; ++li) {
+    const std::string p = fmt::format("encoder.layers.{}.ffn.", li);
+    // The source's kept nodes (all of them unless it is pruned already).
+    std::vector<int64_t> source_row(static_cast<size_t>(total), -1);
+    int64_t source_rows = total;
+    if (c.fff_pruned) {
+      const TensorInfo* info = reader.Find(p + "kept_nodes");
+      if (info == nullptr || info->dtype != DType::kI32 ||
+          info->shape.size() != 1 || info->shape[0] > total) {
+        return DataLossError(fmt::format(
+            "prune: {}: tensor \"{}kept_nodes\" missing or not I32 [K <= {}] "
+            "although config.json says fff_pruned",
+            src_path, p, total));
+      }
+      source_rows = info->shape[0];
+      std::vector<int32_t> kept(static_cast<size_t>(source_rows));
+      std::memcpy(kept.data(), reader.Bytes(*info).data(),
+                  kept.size() * sizeof(int32_t));
+      for (int64_t j = 0; j < source_rows; ++j) {
+        const int32_t g = kept[static_cast<size_t>(j)];
+        if (g < 0 || g >= total) {
+          return DataLossError(fmt::format(
+              "prune: {}: tensor \"{}kept_nodes\" entry {}: node {} out of "
+              "range 0..{}",
+              src_path, p, j, g, total - 1));
+        }
+        source_row[static_cast<size_t>(g)] = j;
+      }
+    } else {
+      for (int64_t g = 0; g < total; ++g)
+        source_row[static_cast<size_t>(g)] = g;
+    }
+    std::vector<float> w_in(static_cast<size_t>(source_rows * d));
+    std::vector<float> b_in(static_cast<size_t>(source_rows));
+    std::vector<float> w_out(static_cast<size_t>(d * source_rows));
+    const int64_t in_shape[] = {source_rows, d};
+    const int64_t b_shape[] = {source_rows};
+    const int64_t out_shape[] = {d, source_rows};
+    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.weight", in_shape, w_in));
+    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.bias", b_shape, b_in));
+    FFF_RETURN_IF_ERROR(
+        reader.ReadF32(p + "linear_out.weight", out_shape, w_out));
+    for (const char* s : kFffSuffixes) {
+      if (const TensorInfo* t = reader.Find(p + s)) {
+        report.source_fff_bytes += static_cast<int64_t>(t->size_bytes);
+      }
+    }
+
+    // Kept: kept by the source, visited often enough, parent kept.
+    std::vector<uint8_t> keep(static_cast<size_t>(total), 0);
+    std::vector<int32_t>& kept = kept_lists.emplace_back();
+    for (int64_t tree = 0; tree < c.fff_trees; ++tree) {
+      const std::span<const int64_t> v = visits.visits(li, tree);
+      for (int64_t node = 0; node < n_nodes; ++node) {
+        const int64_t g = tree * n_nodes + node;
+        const bool parent_kept =
+            node == 0 ||
+            keep[static_cast<size_t>(tree * n_nodes + (node - 1) / 2)] != 0;
+        if (parent_kept && source_row[static_cast<size_t>(g)] >= 0 &&
+            v[static_cast<size_t>(node)] >= options.threshold) {
+          keep[static_cast<size_t>(g)] = 1;
+          kept.push_back(static_cast<int32_t>(g));
+        }
+      }
+    }
+    // kept is ascending: trees in order, nodes in breadth-first order.
+    const int64_t k = static_cast<int64_t>(kept.size());
+    std::vector<float>& nw_in = floats.emplace_back(static_cast<size_t>(k * d));
+    std::vector<float>& nb_in = floats.emplace_back(static_cast<size_t>(k));
+    std::vector<float>& nw_out =
+        floats.emplace_back(static_cast<size_t>(d * k));
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t r =
+          source_row[static_cast<size_t>(kept[static_cast<size_t>(j)])];
+      std::copy_n(w_in.data() + r * d, d, nw_in.data() + j * d);
+      nb_in[static_cast<size_t>(j)] = b_in[static_cast<size_t>(r)];
+      for (int64_t i = 0; i < d; ++i) {
+        nw_out[static_cast<size_t>(i * k + j)] =
+            w_out[static_cast<size_t>(i * source_rows + r)];
+      }
+    }
+    std::vector<TensorToWrite>& out = fff_tensors[p];
+    out.push_back({p + "kept_nodes", DType::kI32, {k}, kept.data()});
+    out.push_back({p + "linear_in.weight", DType::kF32, {k, d}, nw_in.data()});
+    out.push_back({p + "linear_in.bias", DType::kF32, {k}, nb_in.data()});
+    out.push_back(
+        {p + "linear_out.weight", DType::kF32, {d, k}, nw_out.data()});
+    PruneLayerReport lr;
+    lr.layer = li;
+    lr.nodes = total;
+    lr.kept_nodes = k;
+    lr.fff_bytes = k * 4 + (2 * k * d + k) * 4;
+    report.fff_bytes += lr.fff_bytes;
+    report.layers.push_back(lr);
+  }
+
+  // Every other tensor as stored; each layer's FFF tensors where its
+  // linear_in.weight was.
+  std::vector<TensorToWrite> tensors;
+  for (const TensorInfo& t : reader.tensors()) {
+    if (fff_names.count(t.name) == 0) {
+      tensors.push_back({t.name, t.dtype, t.shape, reader.Bytes(t).data()});
+      continue;
+    }
+    const std::string p = t.name.substr(0, t.name.rfind(".ffn.") + 5);
+    if (t.name == p + "linear_in.weight") {
+      for (const TensorToWrite& w : fff_tensors[p]) tensors.push_back(w);
+    }
+  }
+  std::map<std::string, std::string> metadata = reader.metadata();
+  metadata["fff_pruned_threshold"] = std::to_string(options.threshold);
+  metadata["fff_pruned_on"] = options.counted_on;
+  metadata["fff_pruned_tokens"] = std::to_string(visits.n_tokens());
+
+  fs::create_directories(dst_dir, ec);
+  if (ec) {
+    return NotFoundError(
+        fmt::format("prune: cannot create {}: {}", dst_dir, ec.message()));
+  }
+  const std::string dst_path =
+      (fs::path(dst_dir) / "model.safetensors").string();
+  FFF_RETURN_IF_ERROR(WriteSafetensors(dst_path, tensors, metadata));
+  nlohmann::ordered_json config = nlohmann::ordered_json::parse(config_text);
+  config["arch"]["fff_pruned"] = true;
+  FFF_RETURN_IF_ERROR(internal::WriteFileAtomically(
+      (fs::path(dst_dir) / "config.json").string(), config.dump(2) + "\n"));
+  for (const char* f : {"tokenizer.json", "vocab.txt"}) {
+    const fs::path from = fs::path(src_dir) / f;
+    if (!fs::exists(from, ec)) continue;
+    fs::copy_file(from, fs::path(dst_dir) / f,
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      return NotFoundError(
+          fmt::format("prune: copying {}: {}", from.string(), ec.message()));
+    }
+  }
+  report.source_file_bytes = static_cast<int64_t>(fs::file_size(src_path, ec));
+  report.file_bytes = static_cast<int64_t>(fs::file_size(dst_path, ec));
+  return report;
+}
+
+}  // namespace fff
