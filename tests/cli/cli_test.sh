@@ -76,6 +76,36 @@ expect 0 "bench on it" -- "$fff" bench -m "$tmp/synth" --batches 1 2 --seq 16 --
 contains "$tmp/out" '"tokens_per_s":' "bench JSON"
 contains "$tmp/err" "meaningless" "synthetic notice"
 
+expect 0 "bench --count-routes" -- "$fff" bench -m "$tmp/synth" --batches 2 --seq 16 --reps 1 --min-time-ms 1 --count-routes
+contains "$tmp/out" '"routes_overhead_ratio":' "bench routes overhead"
+
+# Routing statistics, pruning, GLUE scoring (docs/routing.md).
+expect 0 "routes" -- "$fff" routes -m "$model" --paths "$tmp/paths.jsonl" "hello world" "a second text"
+contains "$tmp/out" '"visits":[' "routes report"
+contains "$tmp/out" '"split_entropy_bits":' "routes levels"
+contains "$tmp/err" "| layer | tree | tokens |" "routes table"
+n_tokens=$(grep -o '"tokens":[0-9]*' "$tmp/out" | head -1 | cut -d: -f2)
+[ "$(wc -l < "$tmp/paths.jsonl")" = "$n_tokens" ] || { echo "FAIL: one path line per token ($n_tokens)"; fails=$((fails + 1)); }
+contains "$tmp/paths.jsonl" '"layers":[[[0,' "paths start at the root"
+printf 'good line\nbad \xff\xfe line\n' > "$tmp/bad_lines.txt"
+expect 1 "routes: invalid UTF-8 names the line" -- "$fff" routes -m "$model" --file "$tmp/bad_lines.txt"
+contains "$tmp/err" "bad_lines.txt:line 2" "routes UTF-8 line"
+expect 1 "routes on a dense model" -- "$fff" routes -m "$data/golden/dense-gelu" "text"
+contains "$tmp/err" "dense" "routes dense message"
+expect 0 "prune at two thresholds" -- "$fff" prune -m "$model" --threshold 0 2 -o "$tmp/pruned" "hello world" "a second text"
+[ "$(wc -l < "$tmp/out")" = 2 ] || { echo "FAIL: one report per threshold"; fails=$((fails + 1)); }
+contains "$tmp/out" '"kept_nodes":' "prune report"
+expect 0 "routes on the pruned model" -- "$fff" routes -m "$tmp/pruned-t2" "another text entirely"
+contains "$tmp/out" '"pruned_stops":' "pruned stops counted"
+expect 1 "prune a dense model" -- "$fff" prune -m "$data/golden/dense-gelu" --threshold 1 -o "$tmp/pd" "text"
+expect 2 "prune needs a threshold" -- "$fff" prune -m "$model" -o "$tmp/px" "text"
+mkdir -p "$tmp/glue/SST-2"
+printf 'sentence\tlabel\na gorgeous , witty movie \t1\na dull , boring mess \t0\n' > "$tmp/glue/SST-2/dev.tsv"
+expect 0 "glue-eval with the default model" -- "$fff" glue-eval --task sst2 --glue-dir "$tmp/glue"
+contains "$tmp/out" '"accuracy":100' "glue-eval accuracy"
+expect 1 "glue-eval without a classifier" -- "$fff" glue-eval -m "$model" --task sst2 --glue-dir "$tmp/glue"
+contains "$tmp/err" "classifier" "glue-eval head message"
+
 # The default model (models/ufb-mini-sst2, no --model): the README's run
 # command does real sentiment classification and fill-mask.
 expect 0 "classify with the default model" -- "$fff" classify "a gorgeous, witty movie" "a dull, boring mess"
