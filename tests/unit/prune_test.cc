@@ -137,7 +137,8 @@ TEST(Prune, DroppingUnvisitedNodesChangesNothingForTheCountedTexts) {
     const auto v = stats.visits(li, 0);
     const auto k = p.fff_kept_nodes(li);
     for (size_t n = 0; n < v.size(); ++n) EXPECT_EQ(k[n] != 0, v[n] >= 1);
-    EXPECT_EQ(s.pruned_nodes, static_cast<int64_t>(std::count(k.begin(), k.end(), 0)));
+    EXPECT_EQ(s.pruned_nodes,
+              static_cast<int64_t>(std::count(k.begin(), k.end(), 0)));
   }
   // Pruning the pruned model again at threshold 0 keeps it as it is.
   const std::string dst2 = TempDir("t1_again");
@@ -199,8 +200,8 @@ TEST(Prune, ATokenReachingAPrunedNodeStopsThere) {
       for (int64_t level = 0; level <= shape.depth; ++level) {
         // The decisions are the float layer's (no flips to reason about);
         // the values are double.
-        const int64_t node =
-            nodes[static_cast<size_t>((r * shape.n_trees + t) * (shape.depth + 1) + level)];
+        const int64_t node = nodes[static_cast<size_t>(
+            (r * shape.n_trees + t) * (shape.depth + 1) + level)];
         const int64_t g = t * n_nodes + node;
         if (kept[static_cast<size_t>(g)] == 0) {
           ++stops;
@@ -226,7 +227,8 @@ TEST(Prune, ATokenReachingAPrunedNodeStopsThere) {
     }
     for (int64_t o = 0; o < shape.d_out; ++o) {
       EXPECT_NEAR(y[static_cast<size_t>(r * shape.d_out + o)],
-                  want[static_cast<size_t>(o)], bound[static_cast<size_t>(o)] + 1e-12)
+                  want[static_cast<size_t>(o)],
+                  bound[static_cast<size_t>(o)] + 1e-12)
           << "row " << r << " output " << o;
     }
   }
@@ -264,7 +266,8 @@ TEST(Prune, MismatchedConfigAndPrunedTensorsAreErrors) {
   mo.load_tokenizer = false;
   // The pruned tensors with a config that does not say so.
   const std::string no_flag = TempDir("mismatch_noflag");
-  CopyWithConfig(pruned, no_flag, "\"fff_pruned\": true", "\"fff_pruned\": false");
+  CopyWithConfig(pruned, no_flag, "\"fff_pruned\": true",
+                 "\"fff_pruned\": false");
   ExpectError(Model::Load(no_flag, mo).status(), StatusCode::kDataLoss,
               {"kept_nodes", "fff_pruned"});
   // A config that says pruned, on the unpruned checkpoint.
@@ -275,10 +278,12 @@ TEST(Prune, MismatchedConfigAndPrunedTensorsAreErrors) {
               {"encoder.layers.0.ffn.kept_nodes", "fff_pruned"});
   // Another tree depth: the kept node list no longer fits the tree.
   const std::string depth = TempDir("mismatch_depth");
-  CopyWithConfig(pruned, depth, "\"intermed_depth\": 3", "\"intermed_depth\": 1");
+  CopyWithConfig(pruned, depth, "\"intermed_depth\": 3",
+                 "\"intermed_depth\": 1");
   const Status st = Model::Load(depth, mo).status();
   EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
-  EXPECT_NE(st.message().find("kept_nodes"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("kept_nodes"), std::string::npos)
+      << st.ToString();
   // A kept list that is not closed under parents (node 3 without node 1).
   {
     Result<SafetensorsReader> rd =
@@ -296,11 +301,13 @@ TEST(Prune, MismatchedConfigAndPrunedTensorsAreErrors) {
     std::vector<TensorToWrite> tensors;
     for (const TensorInfo& t : rd->tensors()) {
       tensors.push_back({t.name, t.dtype, t.shape,
-                         t.name == kept->name ? static_cast<const void*>(bad.data())
-                                              : rd->Bytes(t).data()});
+                         t.name == kept->name
+                             ? static_cast<const void*>(bad.data())
+                             : rd->Bytes(t).data()});
     }
     const std::string open = TempDir("mismatch_open");
-    CopyWithConfig(pruned, open, "\"fff_pruned\": true", "\"fff_pruned\": true");
+    CopyWithConfig(pruned, open, "\"fff_pruned\": true",
+                   "\"fff_pruned\": true");
     ASSERT_STATUS_OK(WriteSafetensors(open + "/model.safetensors", tensors));
     ExpectError(Model::Load(open, mo).status(), StatusCode::kDataLoss,
                 {"kept_nodes", "parent"});
