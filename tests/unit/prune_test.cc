@@ -21,18 +21,14 @@
 #include "fff/safetensors.h"
 #include "tests/testing/expect_status.h"
 #include "tests/testing/fff_testing.h"
+#include "tests/testing/random_ids.h"
 
 namespace fff {
 namespace {
 
 namespace fs = std::filesystem;
 using ::fff::testing::ExpectError;
-
-#define ASSERT_STATUS_OK(expr)               \
-  do {                                       \
-    const Status _st = (expr);               \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
+using ::fff::testing::RandomSequences;
 
 std::string Golden(const std::string& model) {
   return std::string(FFF_TEST_DATA_DIR) + "/golden/" + model;
@@ -42,20 +38,6 @@ std::string TempDir(const std::string& name) {
   const fs::path p = fs::path(::testing::TempDir()) / ("fff_prune_" + name);
   fs::remove_all(p);
   return p.string();
-}
-
-std::vector<std::vector<int32_t>> RandomSequences(int n, int64_t vocab,
-                                                  int64_t max_len,
-                                                  uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int64_t> len(1, max_len);
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab) - 1);
-  std::vector<std::vector<int32_t>> seqs(static_cast<size_t>(n));
-  for (auto& s : seqs) {
-    s.resize(static_cast<size_t>(len(rng)));
-    for (int32_t& x : s) x = id(rng);
-  }
-  return seqs;
 }
 
 Model Load(const std::string& dir) {

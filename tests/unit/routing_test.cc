@@ -13,35 +13,16 @@
 
 #include "fff/model.h"
 #include "tests/testing/expect_status.h"
+#include "tests/testing/random_ids.h"
 
 namespace fff {
 namespace {
 
 using ::fff::testing::ExpectError;
-
-#define ASSERT_STATUS_OK(expr)               \
-  do {                                       \
-    const Status _st = (expr);               \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
+using ::fff::testing::RandomSequences;
 
 std::string Dir(const std::string& model) {
   return std::string(FFF_TEST_DATA_DIR) + "/golden/" + model;
-}
-
-// Random sequences of ids in [0, vocab) with lengths 1..max_len.
-std::vector<std::vector<int32_t>> RandomSequences(int n, int64_t vocab,
-                                                  int64_t max_len,
-                                                  uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int64_t> len(1, max_len);
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab) - 1);
-  std::vector<std::vector<int32_t>> seqs(static_cast<size_t>(n));
-  for (auto& s : seqs) {
-    s.resize(static_cast<size_t>(len(rng)));
-    for (int32_t& x : s) x = id(rng);
-  }
-  return seqs;
 }
 
 ModelConfig LeafConfig(int64_t n_layers, int64_t depth) {
