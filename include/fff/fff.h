@@ -77,14 +77,22 @@ struct FffShape {
 // "fff: depth: expected 0..29 (int32 node index), got 31".
 Status ValidateFffShape(const FffShape& shape);
 
-// Non-owning views of the three weight tensors (layouts above).
+// Non-owning views of the three weight tensors (layouts above). Rows of
+// w_in and w_out may be spaced wider than d_in / d_out (a row stride in
+// elements; 0 = contiguous rows): the zero-copy checkpoint layout stores each
+// node's w_in and w_out rows together in one page-aligned record
+// (docs/model.md), so w_in and w_out then view the same memory.
 struct FffWeightsView {
   std::span<const float> w_in;
   std::span<const float> b_in;
   std::span<const float> w_out;  // node-major
+  int64_t w_in_stride = 0;       // 0: d_in
+  int64_t w_out_stride = 0;      // 0: d_out
 };
 
-// OK when every span is non-null and exactly the size the shape needs.
+// OK when every span is non-null and exactly the size the shape needs
+// (contiguous rows), or, with a stride, at least (n_total - 1) * stride +
+// the row length, and a stride is >= the row length.
 Status ValidateFffWeights(const FffShape& shape, const FffWeightsView& w);
 
 // Converts PyTorch's linear_out.weight [d_out, n_total_nodes] (row-major) into

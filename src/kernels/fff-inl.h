@@ -87,7 +87,8 @@ HWY_INLINE void DotRows(D d, const float* const* HWY_RESTRICT xs,
 }
 
 // For r < R: y[r][c] = sum over k < n_vis of acts[r][k] * w_out[nodes[r][k]][c]
-// for all d_out columns (overwriting y[r]). Per-element order: k ascending,
+// for all d_out columns (overwriting y[r]); w_out's rows are w_stride floats
+// apart. Per-element order: k ascending,
 // starting from zero, one MulAdd per term (fused where the target has FMA);
 // columns past the last whole vector of the row use std::fma. The result of
 // a row therefore does not depend on R or on the other rows: R only lets
@@ -95,7 +96,7 @@ HWY_INLINE void DotRows(D d, const float* const* HWY_RESTRICT xs,
 // levels) load that w_out row once for all of them.
 template <size_t R, class D>
 HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
-                                     size_t d_out,
+                                     size_t w_stride, size_t d_out,
                                      const int32_t* const* HWY_RESTRICT nodes,
                                      const float* const* HWY_RESTRICT acts,
                                      size_t n_vis, float* const* y) {
@@ -124,7 +125,7 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
         }
         for (size_t k = k0; k < k1; ++k) {
           const float* HWY_RESTRICT w =
-              w_out + static_cast<size_t>(nodes[0][k]) * d_out + c;
+              w_out + static_cast<size_t>(nodes[0][k]) * w_stride + c;
           const V a = hn::Set(d, acts[0][k]);
           for (size_t j = 0; j < 4; ++j) {
             acc[j] = hn::MulAdd(a, hn::LoadU(d, w + j * N), acc[j]);
@@ -142,7 +143,7 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
       for (size_t k = k0; k < k1; ++k) {
         if (shared[k - k0]) {
           const float* HWY_RESTRICT w =
-              w_out + static_cast<size_t>(nodes[0][k]) * d_out + c;
+              w_out + static_cast<size_t>(nodes[0][k]) * w_stride + c;
           const V w0 = hn::LoadU(d, w), w1 = hn::LoadU(d, w + N);
           for (size_t r = 0; r < R; ++r) {
             const V a = hn::Set(d, acts[r][k]);
@@ -152,7 +153,7 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
         } else {
           for (size_t r = 0; r < R; ++r) {
             const float* HWY_RESTRICT w =
-                w_out + static_cast<size_t>(nodes[r][k]) * d_out + c;
+                w_out + static_cast<size_t>(nodes[r][k]) * w_stride + c;
             const V a = hn::Set(d, acts[r][k]);
             acc[r][0] = hn::MulAdd(a, hn::LoadU(d, w), acc[r][0]);
             acc[r][1] = hn::MulAdd(a, hn::LoadU(d, w + N), acc[r][1]);
@@ -169,7 +170,7 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
         V acc = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c);
         for (size_t k = k0; k < k1; ++k) {
           const float* HWY_RESTRICT w =
-              w_out + static_cast<size_t>(nodes[r][k]) * d_out + c;
+              w_out + static_cast<size_t>(nodes[r][k]) * w_stride + c;
           acc = hn::MulAdd(hn::Set(d, acts[r][k]), hn::LoadU(d, w), acc);
         }
         hn::StoreU(acc, d, y[r] + c);
@@ -180,7 +181,7 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
         float acc = k0 == 0 ? 0.0f : y[r][c];
         for (size_t k = k0; k < k1; ++k) {
           acc = std::fma(acts[r][k],
-                         w_out[static_cast<size_t>(nodes[r][k]) * d_out + c],
+                         w_out[static_cast<size_t>(nodes[r][k]) * w_stride + c],
                          acc);
         }
         y[r][c] = acc;

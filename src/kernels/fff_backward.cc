@@ -141,6 +141,10 @@ Status FffLayer::Backward(MatrixView<const float> x,
   const int64_t n_nodes = s.n_nodes();
   const float* w_in = im.weights.w_in.data();
   const float* w_out = im.weights.w_out.data();
+  const int64_t w_in_stride =
+      im.weights.w_in_stride > 0 ? im.weights.w_in_stride : s.d_in;
+  const int64_t w_out_stride =
+      im.weights.w_out_stride > 0 ? im.weights.w_out_stride : s.d_out;
   auto global = [&](int64_t p) {  // global node of visit p = r * nv + k
     return (p % nv) / levels * n_nodes + trace.nodes[p];
   };
@@ -158,9 +162,10 @@ Status FffLayer::Backward(MatrixView<const float> x,
                   std::fill(dxr, dxr + s.d_in, 0.0f);
                   for (int64_t p = r * nv; p < (r + 1) * nv; ++p) {
                     const int64_t g = global(p);
-                    const float da = k->dot(dyr, w_out + g * s.d_out, s.d_out);
+                    const float da =
+                        k->dot(dyr, w_out + g * w_out_stride, s.d_out);
                     dz[p] = da * GeluGrad(trace.logits[p]);
-                    k->axpy(dz[p], w_in + g * s.d_in, dxr, s.d_in);
+                    k->axpy(dz[p], w_in + g * w_in_stride, dxr, s.d_in);
                   }
                 }
               });

@@ -76,13 +76,13 @@ void RowWalk(const FffProblem& p, int64_t row_begin, int64_t row_end,
       int64_t node = 0;
       for (int64_t level = 0; level <= p.depth; ++level) {
         const int64_t g = base + node;
-        const float* w = p.w_in + g * p.d_in;
+        const float* w = p.w_in + g * p.w_in_stride;
         if (level < p.depth) {
-          const float* left = p.w_in + (g + node + 1) * p.d_in;
+          const float* left = p.w_in + (g + node + 1) * p.w_in_stride;
           hwy::Prefetch(left);
           hwy::Prefetch(left + 16);
-          hwy::Prefetch(left + p.d_in);
-          hwy::Prefetch(left + p.d_in + 16);
+          hwy::Prefetch(left + p.w_in_stride);
+          hwy::Prefetch(left + p.w_in_stride + 16);
         }
         float z;
         DotRows<1, true>(d, &x, &w, d_in, &z);
@@ -111,7 +111,7 @@ HWY_INLINE void GroupLogits(const FffProblem& p, int64_t base,
   for (; i + static_cast<int64_t>(kGroupRows) <= n; i += kGroupRows) {
     for (size_t k = 0; k < kGroupRows; ++k) {
       xs[k] = p.x + perm[i + k] * p.x_stride;
-      ws[k] = p.w_in + (base + node[i + k]) * p.d_in;
+      ws[k] = p.w_in + (base + node[i + k]) * p.w_in_stride;
     }
     if (node[i] == node[i + kGroupRows - 1]) {
       DotRows<kGroupRows, true>(d, xs, ws, d_in, z + i);
@@ -121,7 +121,7 @@ HWY_INLINE void GroupLogits(const FffProblem& p, int64_t base,
   }
   for (; i < n; ++i) {
     xs[0] = p.x + perm[i] * p.x_stride;
-    ws[0] = p.w_in + (base + node[i]) * p.d_in;
+    ws[0] = p.w_in + (base + node[i]) * p.w_in_stride;
     DotRows<1, true>(d, xs, ws, d_in, z + i);
   }
 }
@@ -209,6 +209,7 @@ void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
   const DF d;
   const int64_t nv = p.n_visited();
   const size_t d_out = static_cast<size_t>(p.d_out);
+  const size_t w_stride = static_cast<size_t>(p.w_out_stride);
   const int32_t* nodes[kGroupRows];
   const float* acts[kGroupRows];
   float* ys[kGroupRows];
@@ -220,7 +221,7 @@ void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
       acts[k] = routing.acts + r * nv;
       ys[k] = p.y + r * p.y_stride;
     }
-    AccumulateOutputRows<kGroupRows>(d, p.w_out, d_out, nodes, acts,
+    AccumulateOutputRows<kGroupRows>(d, p.w_out, w_stride, d_out, nodes, acts,
                                      static_cast<size_t>(nv), ys);
   }
   for (; i < n; ++i) {
@@ -228,7 +229,7 @@ void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
     nodes[0] = routing.nodes + r * nv;
     acts[0] = routing.acts + r * nv;
     ys[0] = p.y + r * p.y_stride;
-    AccumulateOutputRows<1>(d, p.w_out, d_out, nodes, acts,
+    AccumulateOutputRows<1>(d, p.w_out, w_stride, d_out, nodes, acts,
                             static_cast<size_t>(nv), ys);
   }
 }

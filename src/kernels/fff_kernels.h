@@ -19,9 +19,11 @@ struct FffProblem {
   int64_t depth = 0;
   int64_t n_trees = 0;
   int64_t n_nodes = 0;           // per tree
-  const float* w_in = nullptr;   // [n_trees*n_nodes, d_in]
+  const float* w_in = nullptr;   // [n_trees*n_nodes, d_in], row stride w_in_stride
   const float* b_in = nullptr;   // [n_trees*n_nodes]
-  const float* w_out = nullptr;  // [n_trees*n_nodes, d_out] node-major
+  const float* w_out = nullptr;  // [n_trees*n_nodes, d_out] node-major, row stride w_out_stride
+  int64_t w_in_stride = 0;       // >= d_in
+  int64_t w_out_stride = 0;      // >= d_out
   const float* x = nullptr;      // [n_rows, d_in], row stride x_stride
   int64_t x_stride = 0;
   float* y = nullptr;  // [n_rows, d_out], row stride y_stride

@@ -89,11 +89,27 @@ Status ValidateFffShape(const FffShape& s) {
 Status ValidateFffWeights(const FffShape& s, const FffWeightsView& w) {
   FFF_RETURN_IF_ERROR(ValidateFffShape(s));
   const int64_t total = s.n_total_nodes();
-  FFF_RETURN_IF_ERROR(
-      ValidateSpan(w.w_in, "w_in", total * s.d_in, "n_trees*n_nodes x d_in"));
   FFF_RETURN_IF_ERROR(ValidateSpan(w.b_in, "b_in", total, "n_trees*n_nodes"));
-  FFF_RETURN_IF_ERROR(ValidateSpan(w.w_out, "w_out", total * s.d_out,
-                                   "n_trees*n_nodes x d_out, node-major"));
+  // Contiguous rows: exactly total * row; strided: rows `stride` apart.
+  auto rows = [&](std::span<const float> v, const char* name, int64_t row,
+                  int64_t stride, const char* what) -> Status {
+    if (stride == 0) return ValidateSpan(v, name, total * row, what);
+    if (stride < row) {
+      return InvalidArgumentError(fmt::format(
+          "fff: {}_stride: expected 0 or >= {}, got {}", name, row, stride));
+    }
+    const int64_t need = (total - 1) * stride + row;
+    if (v.data() == nullptr || static_cast<int64_t>(v.size()) < need) {
+      return InvalidArgumentError(fmt::format(
+          "fff: {}: expected at least {} floats ({} rows {} apart), got {}",
+          name, need, total, stride, v.size()));
+    }
+    return Status::Ok();
+  };
+  FFF_RETURN_IF_ERROR(
+      rows(w.w_in, "w_in", s.d_in, w.w_in_stride, "n_trees*n_nodes x d_in"));
+  FFF_RETURN_IF_ERROR(rows(w.w_out, "w_out", s.d_out, w.w_out_stride,
+                           "n_trees*n_nodes x d_out, node-major"));
   return Status::Ok();
 }
 
@@ -244,6 +260,9 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
   p.n_trees = s.n_trees;
   p.n_nodes = s.n_nodes();
   p.w_in = im.weights.w_in.data();
+  p.w_in_stride = im.weights.w_in_stride > 0 ? im.weights.w_in_stride : s.d_in;
+  p.w_out_stride =
+      im.weights.w_out_stride > 0 ? im.weights.w_out_stride : s.d_out;
   p.b_in = im.weights.b_in.data();
   p.w_out = im.weights.w_out.data();
   p.x = x.data;

@@ -102,7 +102,7 @@ void EvalGroup(const LeafFffProblem& p, int32_t leaf, const int32_t* rows,
     for (size_t r = 0; r < R; ++r) hidden[r * width + k] = out[r] + b1[k];
   }
   for (size_t r = 0; r < R; ++r) Activate(p.gelu, hidden + r * width, width);
-  AccumulateOutputRows<R>(d, w2, d_out, idx, acts, width, ys);
+  AccumulateOutputRows<R>(d, w2, d_out, d_out, idx, acts, width, ys);
   const size_t N = hn::Lanes(d);
   for (size_t r = 0; r < R; ++r) {
     size_t c = 0;

@@ -4,7 +4,9 @@
 // logits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,92 @@ TEST(FffLayerTest, EveryTargetAndStrategyMatchesReference) {
       }
     }
   }
+}
+
+// Weights viewed with row strides (the zero-copy record layout: each node's
+// w_in row and w_out row in one padded record, NaN in the padding) give
+// outputs, routing and gradients bitwise equal to contiguous weights, on
+// every target and strategy.
+TEST(FffLayerTest, StridedRecordWeightsEqualContiguousBitwise) {
+  FffShape s;
+  s.d_in = 37;
+  s.d_out = 21;
+  s.depth = 5;
+  s.n_trees = 2;
+  const testing::FffWeights w = testing::MakeRandomWeights(s, 77);
+  const int64_t total = s.n_total_nodes();
+  const int64_t record = s.d_in + s.d_out + 6;  // padding between rows
+  std::vector<float> records(static_cast<size_t>(total * record),
+                             std::numeric_limits<float>::quiet_NaN());
+  for (int64_t g = 0; g < total; ++g) {
+    std::copy_n(w.w_in.begin() + g * s.d_in, s.d_in,
+                records.begin() + g * record);
+    std::copy_n(w.w_out.begin() + g * s.d_out, s.d_out,
+                records.begin() + g * record + s.d_in);
+  }
+  FffWeightsView strided;
+  strided.w_in = std::span<const float>(records).first(
+      static_cast<size_t>((total - 1) * record + s.d_in));
+  strided.w_out = std::span<const float>(records).subspan(
+      static_cast<size_t>(s.d_in),
+      static_cast<size_t>((total - 1) * record + s.d_out));
+  strided.b_in = w.b_in;
+  strided.w_in_stride = record;
+  strided.w_out_stride = record;
+  const int64_t n_rows = 300;
+  const std::vector<float> x =
+      testing::MakeRandomRows(n_rows, s.d_in, s.d_in, 0, 78);
+  const std::vector<float> dy =
+      testing::MakeRandomRows(n_rows, s.d_out, s.d_out, 0, 79);
+  for (const auto* t : kernels::SupportedFffKernelTables()) {
+    for (FffStrategy st : {FffStrategy::kRowWalk, FffStrategy::kLevelBatched}) {
+      FffOptions opt;
+      opt.target = t->name;
+      opt.strategy = st;
+      opt.n_threads = 2;
+      std::vector<float> y[2], dx[2], dw_in[2], db_in[2], dw_out[2];
+      std::vector<int32_t> nodes[2];
+      std::vector<float> logits[2];
+      for (int k = 0; k < 2; ++k) {
+        auto layer = FffLayer::Create(s, k == 0 ? w.view() : strided, opt);
+        ASSERT_TRUE(layer.ok()) << layer.status().ToString();
+        y[k].assign(static_cast<size_t>(n_rows * s.d_out), 0.0f);
+        nodes[k].assign(static_cast<size_t>(n_rows * s.n_visited()), 0);
+        logits[k].assign(nodes[k].size(), 0.0f);
+        ASSERT_TRUE(layer
+                        ->Forward(MatrixView<const float>(x, n_rows, s.d_in),
+                                  MatrixView<float>(y[k], n_rows, s.d_out),
+                                  {nodes[k], logits[k]})
+                        .ok());
+        dx[k].assign(x.size(), 0.0f);
+        dw_in[k].assign(static_cast<size_t>(total * s.d_in), 0.0f);
+        db_in[k].assign(static_cast<size_t>(total), 0.0f);
+        dw_out[k].assign(static_cast<size_t>(total * s.d_out), 0.0f);
+        const Status b = layer->Backward(
+            MatrixView<const float>(x, n_rows, s.d_in),
+            MatrixView<const float>(dy, n_rows, s.d_out), {nodes[k], logits[k]},
+            {MatrixView<float>(dx[k], n_rows, s.d_in), dw_in[k], db_in[k],
+             dw_out[k]});
+        ASSERT_TRUE(b.ok()) << b.ToString();
+      }
+      const std::string name = std::string(t->name) + " " + FffStrategyName(st);
+      EXPECT_EQ(y[0], y[1]) << name;
+      EXPECT_EQ(nodes[0], nodes[1]) << name;
+      EXPECT_EQ(dx[0], dx[1]) << name;
+      EXPECT_EQ(dw_in[0], dw_in[1]) << name;
+      EXPECT_EQ(dw_out[0], dw_out[1]) << name;
+    }
+  }
+  // A stride shorter than the row, or a span too short for the strides.
+  FffWeightsView bad = strided;
+  bad.w_in_stride = s.d_in - 1;
+  EXPECT_FALSE(FffLayer::Create(s, bad).ok());
+  bad = strided;
+  bad.w_out = bad.w_out.first(bad.w_out.size() - 1);
+  const auto r = FffLayer::Create(s, bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("w_out"), std::string::npos)
+      << r.status().ToString();
 }
 
 TEST(FffLayerTest, AutoStrategyFollowsThreshold) {
