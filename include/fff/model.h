@@ -156,6 +156,11 @@ class Model {
   // the checkpoint keeps, 0 for a pruned one [n_trees * n_nodes]; empty for
   // every other model. Precondition: 0 <= layer < n_layers.
   std::span<const uint8_t> fff_kept_nodes(int64_t layer) const;
+  // Zero-copy checkpoints (`fff convert`, fff/checkpoint_convert.h): the
+  // mapped bytes of every FFF layer's weights (records, then b_in, per
+  // layer), which the kernels read in place; empty when the FFF weights were
+  // copied (any other checkpoint). For residency measurements (mincore).
+  std::vector<std::span<const uint8_t>> mapped_fff_bytes() const;
 
   // Profiling: when on, every call adds its per-component times to
   // profile() (a few clock reads per layer; off by default).

@@ -74,6 +74,9 @@ class SafetensorsReader {
   const std::map<std::string, std::string>& metadata() const;
   // The tensor's bytes as stored (little-endian), size_bytes long.
   std::span<const uint8_t> Bytes(const TensorInfo& info) const;
+  // File offset of the data section (8 + header length): a tensor's bytes
+  // start at DataOffset() + offset_bytes in the file.
+  uint64_t DataOffset() const;
 
   // Converts a F32, F16, BF16 or F64 tensor to float32 into `dst`
   // (dst.size() must equal n_elements). Other dtypes: an error naming the
@@ -102,13 +105,16 @@ struct TensorToWrite {
   const void* data = nullptr;
 };
 
-// Writes a safetensors file (tensors in the given order, data 8-byte
-// aligned as the format's reference writer does; header keys sorted).
-// Writes to `path`.tmp and renames, so a failure never leaves a partial file
-// at `path`. Duplicate or empty names are errors.
+// Writes a safetensors file (tensors in the given order, back to back; the
+// header is padded with spaces so the data section starts at a multiple of
+// `data_alignment` bytes from the file's start: 8 as the format's reference
+// writer does, 4096 to page-align it for zero-copy mapping; a power of two
+// >= 8). Header keys sorted. Writes to `path`.tmp and renames, so a failure
+// never leaves a partial file at `path`. Duplicate or empty names are errors.
 Status WriteSafetensors(
     const std::string& path, std::span<const TensorToWrite> tensors,
-    const std::map<std::string, std::string>& metadata = {});
+    const std::map<std::string, std::string>& metadata = {},
+    uint64_t data_alignment = 8);
 
 }  // namespace fff
 

@@ -20,6 +20,7 @@ namespace {
 // What a validated file image holds.
 struct Contents {
   std::span<const uint8_t> data;  // the data section
+  uint64_t data_offset = 0;       // its offset in the file
   std::vector<TensorInfo> tensors;
   std::map<std::string, size_t, std::less<>> index;  // name -> tensors[i]
   std::map<std::string, std::string> metadata;
@@ -171,6 +172,7 @@ Result<Contents> Parse(std::span<const uint8_t> bytes,
                        internal::ParseHeader(json, file));
   Contents c;
   c.data = bytes.subspan(8 + header_bytes);
+  c.data_offset = 8 + header_bytes;
   c.metadata = std::move(header.metadata);
   FFF_RETURN_IF_ERROR(BuildTensors(header, c.data.size(), file, &c));
   return c;
@@ -236,6 +238,10 @@ bool DescribesData(const TensorInfo& info, std::span<const uint8_t> data) {
 }
 
 }  // namespace
+
+uint64_t SafetensorsReader::DataOffset() const {
+  return impl_->c.data_offset;
+}
 
 std::span<const uint8_t> SafetensorsReader::Bytes(
     const TensorInfo& info) const {

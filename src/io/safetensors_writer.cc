@@ -63,8 +63,14 @@ Result<uint64_t> CheckTensor(const std::string& path, const TensorToWrite& t,
 
 Status WriteSafetensors(const std::string& path,
                         std::span<const TensorToWrite> tensors,
-                        const std::map<std::string, std::string>& metadata) {
+                        const std::map<std::string, std::string>& metadata,
+                        uint64_t data_alignment) {
   if (path.empty()) return InvalidArgumentError("WriteSafetensors: empty path");
+  if (data_alignment < 8 || (data_alignment & (data_alignment - 1)) != 0) {
+    return InvalidArgumentError(
+        path + ": data_alignment: expected a power of two >= 8, got " +
+        std::to_string(data_alignment));
+  }
   nlohmann::json header = nlohmann::json::object();
   std::unordered_map<std::string_view, size_t> seen;
   std::vector<uint64_t> sizes;
@@ -99,7 +105,9 @@ Status WriteSafetensors(const std::string& path,
   // fires; it only guarantees dump() cannot throw.
   std::string json =
       header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  json.append((8 - (8 + json.size()) % 8) % 8, ' ');
+  json.append((data_alignment - (8 + json.size()) % data_alignment) %
+                  data_alignment,
+              ' ');
   uint8_t length[8];
   for (int i = 0; i < 8; ++i) {
     length[i] =

@@ -17,6 +17,7 @@
 #include "fff/safetensors.h"
 #include "src/base/log_internal.h"
 #include "src/base/parallel.h"
+#include "src/io/mapped_file.h"
 #include "src/kernels/encoder_kernels.h"
 #include "src/kernels/encoder_ops.h"
 #include "src/kernels/linear.h"
@@ -81,6 +82,10 @@ struct Model::Impl {
   double load_ms = 0;
   int64_t n_parameters = 0;
   std::optional<Tokenizer> tokenizer;
+  // The checkpoint's mapping, kept when FFF layers view it (zero-copy
+  // layout, fff/checkpoint_convert.h); declared before `w`, whose views
+  // point into it.
+  std::optional<SafetensorsReader> mapped;
   ModelWeights w;  // host tensors (embedding, norms, FFF weights)
   const kernels::EncoderKernelTable* ek = nullptr;
 
@@ -132,6 +137,15 @@ void Model::SetProfiling(bool on) { impl_->profiling = on; }
 const ComponentTimes& Model::profile() const { return impl_->times; }
 void Model::ResetProfile() { impl_->times = ComponentTimes{}; }
 double Model::load_ms() const { return impl_->load_ms; }
+std::vector<std::span<const uint8_t>> Model::mapped_fff_bytes() const {
+  std::vector<std::span<const uint8_t>> regions;
+  for (const LayerWeights& l : impl_->w.layers) {
+    if (l.fff_mapped_records.empty()) continue;
+    regions.push_back(l.fff_mapped_records);
+    regions.push_back(l.fff_mapped_b_in);
+  }
+  return regions;
+}
 std::span<const uint8_t> Model::fff_kept_nodes(int64_t layer) const {
   return impl_->w.layers[static_cast<size_t>(layer)].fff_kept;
 }
@@ -171,10 +185,11 @@ Status Model::Impl::Build(const ModelOptions& options) {
       FffOptions fo;
       fo.n_threads = n_threads;
       fo.target = options.cpu_target;
-      FFF_ASSIGN_OR_RETURN(
-          FffLayer fff,
-          FffLayer::Create(shape, {lw.fff_w_in, lw.fff_b_in, lw.fff_w_out},
-                           fo));
+      const FffWeightsView view =
+          lw.fff_view.w_in.empty()
+              ? FffWeightsView{lw.fff_w_in, lw.fff_b_in, lw.fff_w_out}
+              : lw.fff_view;  // zero-copy: the mapped records
+      FFF_ASSIGN_OR_RETURN(FffLayer fff, FffLayer::Create(shape, view, fo));
       l.fff = std::move(fff);
     } else {
       LinearOptions first = lo;
@@ -273,6 +288,31 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
     FFF_ASSIGN_OR_RETURN(im.w, LoadHfBertWeights(reader, &im.cfg));
   }
   im.n_parameters = im.w.n_parameters;
+  if (!im.w.layers.empty() && !im.w.layers[0].fff_view.w_in.empty()) {
+    // Every tensor but the FFF records and biases was copied: drop its
+    // mapped pages, so the process's memory holds only the FFF pages that
+    // routing reads (a page at a tensor's edge may stay).
+    std::vector<std::span<const uint8_t>> keep;
+    for (const LayerWeights& l : im.w.layers) {
+      keep.push_back(l.fff_mapped_records);
+      keep.push_back(l.fff_mapped_b_in);
+    }
+    for (const TensorInfo& t : reader.tensors()) {
+      const std::span<const uint8_t> b = reader.Bytes(t);
+      bool fff = false;
+      for (const auto& k : keep) fff |= k.data() == b.data();
+      if (fff || b.size() < 2 * 4096) continue;
+      // Whole pages strictly inside the tensor only.
+      const uintptr_t page = 4096;
+      const uintptr_t lo = (reinterpret_cast<uintptr_t>(b.data()) + page - 1) / page * page;
+      const uintptr_t hi = (reinterpret_cast<uintptr_t>(b.data()) + b.size()) / page * page;
+      if (hi > lo) {
+        (void)internal::AdviseDontNeed(std::span<const uint8_t>(
+            reinterpret_cast<const uint8_t*>(lo), hi - lo));
+      }
+    }
+    im.mapped.emplace(std::move(reader));  // the FFF views' owner
+  }
   auto ms_since = [&t0] {
     return std::chrono::duration<double, std::milli>(
                std::chrono::steady_clock::now() - t0)

@@ -9,7 +9,9 @@
 #include <set>
 #include <string>
 
+#include "fff/checkpoint_convert.h"
 #include "fff/fff.h"
+#include "src/io/mapped_file.h"
 #include "src/base/log_internal.h"
 #include "src/kernels/encoder_ops.h"
 
@@ -63,6 +65,7 @@ class TensorReader {
     }
   }
   void MarkUsed(const std::string& name) { used_.insert(name); }
+  void AddParameters(int64_t n) { n_parameters_ += n; }
   int64_t n_parameters() const { return n_parameters_; }
   const SafetensorsReader& reader() const { return r_; }
 
@@ -71,6 +74,63 @@ class TensorReader {
   std::set<std::string> used_;
   int64_t n_parameters_ = 0;
 };
+
+// A zero-copy FFF layer (fff/checkpoint_convert.h): views of layer `li`'s
+// records and b_in in the mapped file.
+Status ViewNodeRecords(TensorReader& tr, int64_t li, const FffShape& shape,
+                       LayerWeights* l) {
+  const SafetensorsReader& reader = tr.reader();
+  const int64_t total = shape.n_total_nodes();
+  const int64_t d_in = shape.d_in, d_out = shape.d_out;
+  const std::string rn = fmt::format("fff.layers.{}.records", li);
+  const std::string bn = fmt::format("fff.layers.{}.b_in", li);
+  const TensorInfo* r = reader.Find(rn);
+  const TensorInfo* b = reader.Find(bn);
+  if (r == nullptr || b == nullptr) {
+    return NotFoundError(fmt::format(
+        "missing tensor \"{}\" in {} (layout {}: every FFF layer has "
+        "fff.layers.{{i}}.records and .b_in)",
+        r == nullptr ? rn : bn, reader.path(), kFffNodeRecordsLayout));
+  }
+  if (r->dtype != DType::kF32 || r->shape.size() != 2 ||
+      r->shape[0] < total || r->shape[1] < d_in + d_out) {
+    return DataLossError(fmt::format(
+        "tensor \"{}\" in {}: expected F32 [>= {}, >= {}] ({} tree(s) of "
+        "depth {}, d_model {}), got {} {}",
+        rn, reader.path(), total, d_in + d_out, shape.n_trees, shape.depth,
+        d_in, DTypeName(r->dtype), ShapeString(r->shape)));
+  }
+  if (b->dtype != DType::kF32 || b->shape.size() != 1 || b->shape[0] != total) {
+    return DataLossError(fmt::format(
+        "tensor \"{}\" in {}: expected F32 [{}], got {} {}", bn,
+        reader.path(), total, DTypeName(b->dtype), ShapeString(b->shape)));
+  }
+  const std::span<const uint8_t> rb = reader.Bytes(*r);
+  const std::span<const uint8_t> bb = reader.Bytes(*b);
+  if (reinterpret_cast<uintptr_t>(rb.data()) % alignof(float) != 0 ||
+      reinterpret_cast<uintptr_t>(bb.data()) % alignof(float) != 0) {
+    return DataLossError(fmt::format(
+        "{}: \"{}\" or \"{}\" is not 4-byte aligned in the file (not "
+        "written by fff convert?)",
+        reader.path(), rn, bn));
+  }
+  const float* records = reinterpret_cast<const float*>(rb.data());
+  const int64_t stride = r->shape[1];
+  const size_t span_in = static_cast<size_t>((total - 1) * stride + d_in);
+  const size_t span_out = static_cast<size_t>((total - 1) * stride + d_out);
+  l->fff_view.w_in = std::span<const float>(records, span_in);
+  l->fff_view.w_out = std::span<const float>(records + d_in, span_out);
+  l->fff_view.b_in = std::span<const float>(
+      reinterpret_cast<const float*>(bb.data()), static_cast<size_t>(total));
+  l->fff_view.w_in_stride = stride;
+  l->fff_view.w_out_stride = stride;
+  l->fff_mapped_records = rb;
+  l->fff_mapped_b_in = bb;
+  tr.MarkUsed(rn);
+  tr.MarkUsed(bn);
+  tr.AddParameters(total * (d_in + d_out + 1));
+  return Status::Ok();
+}
 
 // A pruned FFF layer (`fff prune`, docs/routing.md): `<prefix>kept_nodes`
 // (I32 [K], ascending global node indices, every kept node's parent kept)
@@ -151,6 +211,62 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
   TensorReader tr(reader);
   ModelWeights w;
   const int64_t d = c.d_model;
+  // Zero-copy layout (fff convert): a tag this build knows, on the model it
+  // was made for.
+  bool node_records = false;
+  if (const auto it = reader.metadata().find("fff_layout");
+      it != reader.metadata().end()) {
+    if (it->second != kFffNodeRecordsLayout) {
+      return DataLossError(fmt::format(
+          "{}: fff_layout \"{}\" is unknown to this fff (it reads \"{}\"); "
+          "convert the published checkpoint again with `fff convert`",
+          reader.path(), it->second, kFffNodeRecordsLayout));
+    }
+    if (c.ff_kind != FfKind::kFff || c.fff_pruned) {
+      return DataLossError(fmt::format(
+          "{}: layout {} holds unpruned FFF layers, but config.json describes "
+          "{}{}",
+          reader.path(), it->second, FfName(c),
+          c.fff_pruned ? " (pruned)" : ""));
+    }
+    node_records = true;
+    // No read-ahead anywhere in the mapping (a fault reads its page only),
+    // but every tensor except the FFF records read ahead now: the records
+    // of nodes no token visits are never read.
+    const std::vector<TensorInfo>& all = reader.tensors();
+    if (!all.empty()) {
+      const uint8_t* lo = reader.Bytes(all.front()).data();
+      const uint8_t* hi = lo;
+      for (const TensorInfo& t : all) {
+        const std::span<const uint8_t> b = reader.Bytes(t);
+        lo = std::min(lo, b.data());
+        hi = std::max(hi, b.data() + b.size());
+      }
+      Status advice = internal::AdviseRandomAccess(
+          std::span<const uint8_t>(lo, static_cast<size_t>(hi - lo)));
+      std::vector<std::pair<uint64_t, uint64_t>> ranges;  // file offsets
+      for (const TensorInfo& t : all) {
+        if (t.name.rfind("fff.layers.", 0) == 0 && t.name.size() > 8 &&
+            t.name.compare(t.name.size() - 8, 8, ".records") == 0) {
+          continue;
+        }
+        const uint64_t at = reader.DataOffset() + t.offset_bytes;
+        if (!ranges.empty() && ranges.back().second == at) {
+          ranges.back().second += t.size_bytes;  // adjacent: one range
+        } else {
+          ranges.emplace_back(at, at + t.size_bytes);
+        }
+      }
+      if (advice.ok()) {
+        advice = internal::ReadIntoPageCache(reader.path(), ranges);
+      }
+      if (!advice.ok()) {
+        FFF_LOG(kWarning, "{}: {} (page-cache advice not applied)",
+                reader.path(), advice.ToString());
+      }
+    }
+    if (reader.Find("fff.pad") != nullptr) tr.MarkUsed("fff.pad");
+  }
 
   // The tied word embedding / decoder: either name, or both (equal).
   const std::string kWord = "encoder.embedding.word_embedding.weight";
@@ -240,7 +356,9 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
       shape.n_trees = c.fff_trees;
       const int64_t total = shape.n_total_nodes();
       const std::string kept_name = f + "kept_nodes";
-      if (c.fff_pruned) {
+      if (node_records) {
+        FFF_RETURN_IF_ERROR(ViewNodeRecords(tr, i, shape, &l));
+      } else if (c.fff_pruned) {
         FFF_RETURN_IF_ERROR(ReadPrunedFff(tr, f, shape, &l));
       } else if (tr.Has(kept_name)) {
         return DataLossError(fmt::format(

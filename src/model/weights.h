@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fff/fff.h"
 #include "fff/leaf_fff.h"
 #include "fff/model.h"
 #include "fff/safetensors.h"
@@ -27,6 +28,11 @@ struct LayerWeights {
   std::vector<float> fff_w_in, fff_b_in;      // FFF: [trees*nodes, d_model]
   std::vector<float> fff_w_out;               // FFF: node-major [trees*nodes, d_model]
   std::vector<uint8_t> fff_kept;  // pruned FFF: 1 per kept node [trees*nodes]
+  // Zero-copy FFF (fff-node-records-v1): views into the mapped checkpoint
+  // (then fff_w_in / fff_b_in / fff_w_out stay empty); the views' owner,
+  // the SafetensorsReader, must outlive them.
+  FffWeightsView fff_view;
+  std::span<const uint8_t> fff_mapped_records, fff_mapped_b_in;
   LeafFffWeights leaf;                        // leaf FFF (leaf_w1 hidden-major)
 };
 

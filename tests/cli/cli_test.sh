@@ -99,6 +99,12 @@ expect 0 "routes on the pruned model" -- "$fff" routes -m "$tmp/pruned-t2" "anot
 contains "$tmp/out" '"pruned_stops":' "pruned stops counted"
 expect 1 "prune a dense model" -- "$fff" prune -m "$data/golden/dense-gelu" --threshold 1 -o "$tmp/pd" "text"
 expect 2 "prune needs a threshold" -- "$fff" prune -m "$model" -o "$tmp/px" "text"
+expect 0 "convert to the zero-copy layout" -- "$fff" convert -m "$model" -o "$tmp/records"
+contains "$tmp/out" '"layout":"fff-node-records-v1"' "convert report"
+"$fff" embed -m "$model" "a text to embed" > "$tmp/emb_a" 2>/dev/null
+"$fff" embed -m "$tmp/records" "a text to embed" > "$tmp/emb_b" 2>/dev/null
+cmp -s "$tmp/emb_a" "$tmp/emb_b" || { echo "FAIL: converted model embeds differently"; fails=$((fails + 1)); }
+expect 1 "convert a dense model" -- "$fff" convert -m "$data/golden/dense-gelu" -o "$tmp/records_dense"
 mkdir -p "$tmp/glue/SST-2"
 printf 'sentence\tlabel\na gorgeous , witty movie \t1\na dull , boring mess \t0\n' > "$tmp/glue/SST-2/dev.tsv"
 expect 0 "glue-eval with the default model" -- "$fff" glue-eval --task sst2 --glue-dir "$tmp/glue"

@@ -4,6 +4,7 @@
 //   fff-bench layer                  # the default table (< 2 minutes)
 //   fff-bench layer --preset full    # every variant at every batch size
 //   fff-bench tokenizer --text /tmp/en.txt   # tokenizer MB/s on one thread
+//   fff-bench residency -m converted --texts sentences.txt  # zero-copy RSS
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "fff/log.h"
 #include "tools/bench/layer_bench.h"
+#include "tools/bench/residency_bench.h"
 #include "tools/bench/tokenizer_bench.h"
 #include "tools/bench/train_bench.h"
 
@@ -53,6 +55,25 @@ int main(int argc, char** argv) {
   bool only_1x11 = false;
   layer->add_flag("--only-1x11", only_1x11,
                   "only UltraFastBERT-1x11 and the dense baselines");
+  auto* residency = app.add_subcommand(
+      "residency",
+      "zero-copy checkpoint: load time, RSS, resident FFF bytes vs visited "
+      "rows as sentences are embedded (cold page cache)");
+  fff::bench::ResidencyBenchOptions ro;
+  residency->add_option("-m,--model", ro.model_dir, "converted checkpoint")
+      ->required();
+  residency->add_option("--texts", ro.texts_path, "one sentence per line");
+  residency->add_option("--points", ro.points, "sentence counts to report at");
+  residency->add_option("--batch", ro.batch, "sentences per call")
+      ->check(CLI::Range(1, 4096));
+  residency->add_option("-t,--threads", ro.n_threads, "threads (0 = all)");
+  residency->add_option("--first-tokens", ro.first_tokens,
+                        "the first sentence: the first line with this many "
+                        "tokens (+-2; 0: line 1)");
+  residency->add_flag("--load-only", ro.load_only,
+                      "only the load (any checkpoint: compare published and "
+                      "converted)");
+
   auto* tokenizer = app.add_subcommand(
       "tokenizer", "WordPiece tokenizer throughput (MB/s, one thread)");
   fff::bench::TokenizerBenchOptions tok_opt;
@@ -97,6 +118,18 @@ int main(int argc, char** argv) {
     std::ofstream(train_json_path)
         << fff::bench::TrainReportJson(*report, command) << "\n";
     std::fprintf(stderr, "JSON written to %s\n", train_json_path.c_str());
+    return 0;
+  }
+
+  if (residency->parsed()) {
+    fff::SetLogCallback(fff::StderrLogCallback, nullptr,
+                        fff::LogLevel::kWarning);
+    const fff::Status st =
+        fff::bench::RunResidencyBench(ro, JoinArgs(argc, argv));
+    if (!st.ok()) {
+      std::fprintf(stderr, "fff-bench: %s\n", st.ToString().c_str());
+      return 1;
+    }
     return 0;
   }
 

@@ -56,6 +56,9 @@ Status RunEmbed(const CommonOptions& o, bool mean, bool normalize);
 Status RunTokenize(const CommonOptions& o);
 Status RunInfo(const CommonOptions& o);
 Status RunBench(const CommonOptions& o, const BenchOptions& b);
+// Writes the zero-copy FFF layout of the model to out_dir
+// (tools/cli/convert.cc, fff/checkpoint_convert.h).
+Status RunConvert(const CommonOptions& o, const std::string& out_dir);
 // Serves until SIGINT/SIGTERM (tools/cli/serve.cc).
 Status RunServe(const CommonOptions& o, const ServeOptions& s);
 

@@ -1,5 +1,5 @@
 // fff: the command-line front end. Subcommands: fill-mask, classify, embed,
-// tokenize, info, routes, prune, glue-eval, bench, serve, synth. Texts come from arguments or stdin lines;
+// tokenize, info, routes, prune, convert, glue-eval, bench, serve, synth. Texts come from arguments or stdin lines;
 // results are JSON Lines on stdout; logs and progress go to stderr.
 // Exit codes: 0 success, 1 runtime error, 2 usage error (docs/cli.md).
 #include <CLI/CLI.hpp>
@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   using namespace fff::cli;
   CLI::App app{
       "fff: UltraFastBERT / crammedBERT inference (fill-mask, classify, "
-      "embed, tokenize, info, routes, prune, glue-eval, bench, serve, synth)"};
+      "embed, tokenize, info, routes, prune, convert, glue-eval, bench, serve, "
+      "synth)"};
   app.require_subcommand(1);
   CommonOptions common;
   bool verbose = false;
@@ -121,6 +122,13 @@ int main(int argc, char** argv) {
                     "folder of the pruned checkpoint (several thresholds: "
                     "the prefix)")
       ->required();
+
+  auto* convert = app.add_subcommand(
+      "convert", "rewrite an FFF checkpoint in the zero-copy node-record "
+                 "layout (loads by mapping, unvisited nodes never read)");
+  add_model(convert);
+  std::string convert_out;
+  convert->add_option("-o,--out", convert_out, "output folder")->required();
 
   auto* glue_eval = app.add_subcommand(
       "glue-eval", "a classifier's score on a GLUE split (JSON)");
@@ -263,6 +271,8 @@ int main(int argc, char** argv) {
     st = RunInfo(common);
   } else if (*prune) {
     st = RunPrune(common, pro, prune_thresholds, prune_out);
+  } else if (*convert) {
+    st = RunConvert(common, convert_out);
   } else if (*glue_eval) {
     st = RunGlueEval(common, geo);
   } else if (*routes) {

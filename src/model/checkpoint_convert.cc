@@ -1,0 +1,170 @@
+// ConvertToNodeRecords (fff/checkpoint_convert.h).
+#include "fff/checkpoint_convert.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
+
+#include "fff/fff.h"
+#include "fff/safetensors.h"
+#include "src/model/config.h"
+
+namespace fff {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int64_t kPage = 4096;
+
+}  // namespace
+
+Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
+                                           const std::string& dst_dir) {
+  std::error_code ec;
+  if (fs::exists(dst_dir, ec) && fs::equivalent(src_dir, dst_dir, ec)) {
+    return InvalidArgumentError(fmt::format(
+        "convert: the output folder {} is the source's; write elsewhere",
+        dst_dir));
+  }
+  const std::string config_path = (fs::path(src_dir) / "config.json").string();
+  FFF_ASSIGN_OR_RETURN(std::string config_text,
+                       ReadTextFile(config_path, 16u << 20));
+  FFF_ASSIGN_OR_RETURN(ModelConfig c,
+                       ParseModelConfig(config_text, config_path));
+  if (c.family != ModelFamily::kCrammedBert || c.ff_kind != FfKind::kFff) {
+    return InvalidArgumentError(fmt::format(
+        "convert: {} is {} {}: the node-record layout is for UltraFastBERT "
+        "FFF models",
+        src_dir, ModelFamilyName(c.family), FfName(c)));
+  }
+  if (c.fff_pruned) {
+    return InvalidArgumentError(fmt::format(
+        "convert: {} is a pruned checkpoint (arch.fff_pruned); convert the "
+        "unpruned model",
+        src_dir));
+  }
+  const std::string src_path =
+      (fs::path(src_dir) / "model.safetensors").string();
+  FFF_ASSIGN_OR_RETURN(SafetensorsReader reader,
+                       SafetensorsReader::Open(src_path));
+  if (reader.metadata().count("fff_layout") != 0) {
+    return InvalidArgumentError(
+        fmt::format("convert: {} is already converted (fff_layout \"{}\")",
+                    src_path, reader.metadata().at("fff_layout")));
+  }
+  FffShape shape;
+  shape.d_in = shape.d_out = c.d_model;
+  shape.depth = c.fff_depth;
+  shape.n_trees = c.fff_trees;
+  const int64_t total = shape.n_total_nodes();
+  const int64_t d = c.d_model;
+  const int64_t raw = 2 * d * 4;
+  int64_t record_bytes = 4;
+  if (raw <= kPage) {
+    while (record_bytes < raw) record_bytes *= 2;
+  } else {
+    record_bytes = (raw + kPage - 1) / kPage * kPage;
+  }
+  const int64_t record_floats = record_bytes / 4;
+  int64_t rows = total;
+  while (rows * record_bytes % kPage != 0) ++rows;
+
+  ConvertReport report;
+  report.record_bytes = record_bytes;
+  std::vector<std::vector<float>> records(static_cast<size_t>(c.n_layers));
+  std::vector<std::vector<float>> biases(static_cast<size_t>(c.n_layers));
+  std::set<std::string> replaced;
+  nlohmann::ordered_json names = nlohmann::ordered_json::object();
+  for (int64_t li = 0; li < c.n_layers; ++li) {
+    const std::string p = fmt::format("encoder.layers.{}.ffn.", li);
+    std::vector<float> w_in(static_cast<size_t>(total * d));
+    std::vector<float> w_out_torch(static_cast<size_t>(d * total));
+    std::vector<float>& b = biases[static_cast<size_t>(li)];
+    b.resize(static_cast<size_t>(total));
+    const int64_t in_shape[] = {total, d};
+    const int64_t b_shape[] = {total};
+    const int64_t out_shape[] = {d, total};
+    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.weight", in_shape, w_in));
+    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.bias", b_shape, b));
+    FFF_RETURN_IF_ERROR(
+        reader.ReadF32(p + "linear_out.weight", out_shape, w_out_torch));
+    std::vector<float> w_out(w_out_torch.size());
+    FFF_RETURN_IF_ERROR(RepackTorchLinearOut(shape, w_out_torch, w_out));
+    std::vector<float>& r = records[static_cast<size_t>(li)];
+    r.assign(static_cast<size_t>(rows * record_floats), 0.0f);
+    for (int64_t g = 0; g < total; ++g) {
+      std::copy_n(w_in.data() + g * d, d, r.data() + g * record_floats);
+      std::copy_n(w_out.data() + g * d, d, r.data() + g * record_floats + d);
+    }
+    for (const char* s :
+         {"linear_in.weight", "linear_in.bias", "linear_out.weight"}) {
+      replaced.insert(p + s);
+      report.source_fff_bytes +=
+          static_cast<int64_t>(reader.Find(p + s)->size_bytes);
+    }
+    const std::string q = fmt::format("fff.layers.{}.", li);
+    names[q + "records"] = fmt::format(
+        "{0}linear_in.weight = records[:{1}, :{2}]; {0}linear_out.weight = "
+        "records[:{1}, {2}:{3}] transposed",
+        p, total, d, 2 * d);
+    names[q + "b_in"] = p + "linear_in.bias";
+    report.fff_bytes += rows * record_bytes + total * 4;
+  }
+  // Every other tensor first, then the biases, a padding tensor up to the
+  // next page, then the records: far from the header, whose read-around
+  // would otherwise pull the first records into memory at open.
+  std::vector<TensorToWrite> tensors;
+  int64_t offset = 0;
+  for (const TensorInfo& t : reader.tensors()) {
+    if (replaced.count(t.name) != 0) continue;
+    tensors.push_back({t.name, t.dtype, t.shape, reader.Bytes(t).data()});
+    offset += static_cast<int64_t>(t.size_bytes);
+  }
+  for (int64_t li = 0; li < c.n_layers; ++li) {
+    tensors.push_back({fmt::format("fff.layers.{}.b_in", li),
+                       DType::kF32,
+                       {total},
+                       biases[static_cast<size_t>(li)].data()});
+    offset += total * 4;
+  }
+  const int64_t pad = (kPage - offset % kPage) % kPage;
+  const std::vector<uint8_t> zeros(static_cast<size_t>(pad), 0);
+  if (pad > 0) {
+    tensors.push_back({"fff.pad", DType::kU8, {pad}, zeros.data()});
+  }
+  for (int64_t li = 0; li < c.n_layers; ++li) {  // page-aligned
+    tensors.push_back({fmt::format("fff.layers.{}.records", li),
+                       DType::kF32,
+                       {rows, record_floats},
+                       records[static_cast<size_t>(li)].data()});
+  }
+  std::map<std::string, std::string> metadata = reader.metadata();
+  metadata["fff_layout"] = kFffNodeRecordsLayout;
+  metadata["fff_original_names"] = names.dump();
+  fs::create_directories(dst_dir, ec);
+  if (ec) {
+    return NotFoundError(
+        fmt::format("convert: cannot create {}: {}", dst_dir, ec.message()));
+  }
+  const std::string dst_path =
+      (fs::path(dst_dir) / "model.safetensors").string();
+  FFF_RETURN_IF_ERROR(WriteSafetensors(dst_path, tensors, metadata, kPage));
+  for (const char* f : {"config.json", "tokenizer.json", "vocab.txt"}) {
+    const fs::path from = fs::path(src_dir) / f;
+    if (!fs::exists(from, ec)) continue;
+    fs::copy_file(from, fs::path(dst_dir) / f,
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      return NotFoundError(
+          fmt::format("convert: copying {}: {}", from.string(), ec.message()));
+    }
+  }
+  report.source_file_bytes = static_cast<int64_t>(fs::file_size(src_path, ec));
+  report.file_bytes = static_cast<int64_t>(fs::file_size(dst_path, ec));
+  return report;
+}
+
+}  // namespace fff
