@@ -11,7 +11,7 @@
 
 #include "fff/fff.h"
 #include "fff/safetensors.h"
-#include "src/model/config.h"
+#include "src/model/checkpoint_rewrite.h"
 
 namespace fff {
 namespace {
@@ -23,33 +23,20 @@ constexpr int64_t kPage = 4096;
 
 Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
                                            const std::string& dst_dir) {
-  std::error_code ec;
-  if (fs::exists(dst_dir, ec) && fs::equivalent(src_dir, dst_dir, ec)) {
-    return InvalidArgumentError(fmt::format(
-        "convert: the output folder {} is the source's; write elsewhere",
-        dst_dir));
-  }
-  const std::string config_path = (fs::path(src_dir) / "config.json").string();
-  FFF_ASSIGN_OR_RETURN(std::string config_text,
-                       ReadTextFile(config_path, 16u << 20));
-  FFF_ASSIGN_OR_RETURN(ModelConfig c,
-                       ParseModelConfig(config_text, config_path));
-  if (c.family != ModelFamily::kCrammedBert || c.ff_kind != FfKind::kFff) {
-    return InvalidArgumentError(fmt::format(
-        "convert: {} is {} {}: the node-record layout is for UltraFastBERT "
-        "FFF models",
-        src_dir, ModelFamilyName(c.family), FfName(c)));
-  }
+  FFF_ASSIGN_OR_RETURN(
+      FffCheckpointSource src,
+      OpenFffCheckpointToRewrite(
+          src_dir, dst_dir, "convert",
+          "the node-record layout is for UltraFastBERT FFF models"));
+  const ModelConfig& c = src.config;
+  const SafetensorsReader& reader = src.reader;
+  const std::string& src_path = src.weights_path;
   if (c.fff_pruned) {
     return InvalidArgumentError(fmt::format(
         "convert: {} is a pruned checkpoint (arch.fff_pruned); convert the "
         "unpruned model",
         src_dir));
   }
-  const std::string src_path =
-      (fs::path(src_dir) / "model.safetensors").string();
-  FFF_ASSIGN_OR_RETURN(SafetensorsReader reader,
-                       SafetensorsReader::Open(src_path));
   if (reader.metadata().count("fff_layout") != 0) {
     return InvalidArgumentError(
         fmt::format("convert: {} is already converted (fff_layout \"{}\")",
@@ -144,26 +131,13 @@ Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
   std::map<std::string, std::string> metadata = reader.metadata();
   metadata["fff_layout"] = kFffNodeRecordsLayout;
   metadata["fff_original_names"] = names.dump();
-  fs::create_directories(dst_dir, ec);
-  if (ec) {
-    return NotFoundError(
-        fmt::format("convert: cannot create {}: {}", dst_dir, ec.message()));
-  }
-  const std::string dst_path =
-      (fs::path(dst_dir) / "model.safetensors").string();
-  FFF_RETURN_IF_ERROR(WriteSafetensors(dst_path, tensors, metadata, kPage));
-  for (const char* f : {"config.json", "tokenizer.json", "vocab.txt"}) {
-    const fs::path from = fs::path(src_dir) / f;
-    if (!fs::exists(from, ec)) continue;
-    fs::copy_file(from, fs::path(dst_dir) / f,
-                  fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      return NotFoundError(
-          fmt::format("convert: copying {}: {}", from.string(), ec.message()));
-    }
-  }
+  FFF_ASSIGN_OR_RETURN(
+      report.file_bytes,
+      WriteRewrittenCheckpoint(src_dir, dst_dir, "convert", tensors, metadata,
+                               kPage,
+                               {"config.json", "tokenizer.json", "vocab.txt"}));
+  std::error_code ec;
   report.source_file_bytes = static_cast<int64_t>(fs::file_size(src_path, ec));
-  report.file_bytes = static_cast<int64_t>(fs::file_size(dst_path, ec));
   return report;
 }
 

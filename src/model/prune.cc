@@ -11,14 +11,12 @@
 
 #include "fff/safetensors.h"
 #include "src/io/atomic_file.h"
-#include "src/model/config.h"
+#include "src/model/checkpoint_rewrite.h"
 
 namespace fff {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr size_t kMaxConfigBytes = 16u << 20;
 
 // The FFF tensor suffixes of a layer (prefix "encoder.layers.{i}.ffn.").
 const char* const kFffSuffixes[] = {"linear_in.weight", "linear_in.bias",
@@ -34,23 +32,13 @@ Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
     return InvalidArgumentError(fmt::format(
         "prune: threshold: expected >= 0, got {}", options.threshold));
   }
-  std::error_code ec;
-  if (fs::exists(dst_dir, ec) && fs::equivalent(src_dir, dst_dir, ec)) {
-    return InvalidArgumentError(fmt::format(
-        "prune: the output folder {} is the source model's folder; write the "
-        "pruned model elsewhere",
-        dst_dir));
-  }
-  const std::string config_path = (fs::path(src_dir) / "config.json").string();
-  FFF_ASSIGN_OR_RETURN(std::string config_text,
-                       ReadTextFile(config_path, kMaxConfigBytes));
-  FFF_ASSIGN_OR_RETURN(ModelConfig c,
-                       ParseModelConfig(config_text, config_path));
-  if (c.family != ModelFamily::kCrammedBert || c.ff_kind != FfKind::kFff) {
-    return InvalidArgumentError(fmt::format(
-        "prune: {} is {} {}: pruning needs an UltraFastBERT FFF model", src_dir,
-        ModelFamilyName(c.family), FfName(c)));
-  }
+  FFF_ASSIGN_OR_RETURN(
+      FffCheckpointSource src,
+      OpenFffCheckpointToRewrite(src_dir, dst_dir, "prune",
+                                 "pruning needs an UltraFastBERT FFF model"));
+  const ModelConfig& c = src.config;
+  const SafetensorsReader& reader = src.reader;
+  const std::string& src_path = src.weights_path;
   if (visits.leaf_fff() || visits.n_layers() != c.n_layers ||
       visits.n_trees() != c.fff_trees || visits.depth() != c.fff_depth) {
     return InvalidArgumentError(fmt::format(
@@ -59,11 +47,6 @@ Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
         visits.n_layers(), visits.n_trees(), visits.depth(), src_dir,
         c.n_layers, FfName(c)));
   }
-  const std::string src_path =
-      (fs::path(src_dir) / "model.safetensors").string();
-  FFF_ASSIGN_OR_RETURN(SafetensorsReader reader,
-                       SafetensorsReader::Open(src_path));
-
   const int64_t d = c.d_model;
   const int64_t n_nodes = (int64_t{2} << c.fff_depth) - 1;
   const int64_t total = c.fff_trees * n_nodes;
@@ -195,30 +178,17 @@ Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
   metadata["fff_pruned_on"] = options.counted_on;
   metadata["fff_pruned_tokens"] = std::to_string(visits.n_tokens());
 
-  fs::create_directories(dst_dir, ec);
-  if (ec) {
-    return NotFoundError(
-        fmt::format("prune: cannot create {}: {}", dst_dir, ec.message()));
-  }
-  const std::string dst_path =
-      (fs::path(dst_dir) / "model.safetensors").string();
-  FFF_RETURN_IF_ERROR(WriteSafetensors(dst_path, tensors, metadata));
-  nlohmann::ordered_json config = nlohmann::ordered_json::parse(config_text);
+  FFF_ASSIGN_OR_RETURN(
+      report.file_bytes,
+      WriteRewrittenCheckpoint(src_dir, dst_dir, "prune", tensors, metadata, 8,
+                               {"tokenizer.json", "vocab.txt"}));
+  nlohmann::ordered_json config =
+      nlohmann::ordered_json::parse(src.config_text);
   config["arch"]["fff_pruned"] = true;
   FFF_RETURN_IF_ERROR(internal::WriteFileAtomically(
       (fs::path(dst_dir) / "config.json").string(), config.dump(2) + "\n"));
-  for (const char* f : {"tokenizer.json", "vocab.txt"}) {
-    const fs::path from = fs::path(src_dir) / f;
-    if (!fs::exists(from, ec)) continue;
-    fs::copy_file(from, fs::path(dst_dir) / f,
-                  fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      return NotFoundError(
-          fmt::format("prune: copying {}: {}", from.string(), ec.message()));
-    }
-  }
+  std::error_code ec;
   report.source_file_bytes = static_cast<int64_t>(fs::file_size(src_path, ec));
-  report.file_bytes = static_cast<int64_t>(fs::file_size(dst_path, ec));
   return report;
 }
 

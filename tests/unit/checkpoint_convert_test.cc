@@ -17,6 +17,7 @@
 #include "fff/model.h"
 #include "fff/safetensors.h"
 #include "tests/testing/expect_status.h"
+#include "tests/testing/model_dirs.h"
 #include "tests/testing/random_ids.h"
 
 namespace fff {
@@ -24,16 +25,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::fff::testing::ExpectError;
+using ::fff::testing::GoldenDir;
 using ::fff::testing::RandomSequences;
 
-std::string Golden(const std::string& model) {
-  return std::string(FFF_TEST_DATA_DIR) + "/golden/" + model;
-}
-
 std::string TempDir(const std::string& name) {
-  const fs::path p = fs::path(::testing::TempDir()) / ("fff_convert_" + name);
-  fs::remove_all(p);
-  return p.string();
+  return ::fff::testing::FreshTempDir("fff_convert_", name);
 }
 
 Result<Model> Load(const std::string& dir, int n_threads = 2) {
@@ -55,9 +51,9 @@ TEST(ConvertToNodeRecords, SameOutputsBitwiseWithTheFffWeightsMapped) {
   for (const char* name : {"fff-1x3", "fff-2x2", "cls-fff-zero"}) {
     SCOPED_TRACE(name);
     const std::string dst = TempDir(name);
-    Result<ConvertReport> r = ConvertToNodeRecords(Golden(name), dst);
+    Result<ConvertReport> r = ConvertToNodeRecords(GoldenDir(name), dst);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    Result<Model> a = Load(Golden(name));
+    Result<Model> a = Load(GoldenDir(name));
     Result<Model> b = Load(dst);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     ASSERT_TRUE(b.ok()) << b.status().ToString();
@@ -88,7 +84,7 @@ TEST(ConvertToNodeRecords, SameOutputsBitwiseWithTheFffWeightsMapped) {
 }
 
 TEST(ConvertToNodeRecords, PublishedTensorsAreRecoverable) {
-  const std::string src = Golden("fff-2x2");
+  const std::string src = GoldenDir("fff-2x2");
   const std::string dst = TempDir("recover");
   ASSERT_TRUE(ConvertToNodeRecords(src, dst).ok());
   Result<SafetensorsReader> s =
@@ -162,7 +158,7 @@ void RewriteMetadata(const std::string& dir, const std::string& key,
 }
 
 TEST(ConvertToNodeRecords, BadFilesAndMismatchesAreErrors) {
-  const std::string src = Golden("fff-1x3");
+  const std::string src = GoldenDir("fff-1x3");
   const std::string dst = TempDir("bad");
   ASSERT_TRUE(ConvertToNodeRecords(src, dst).ok());
   // An unknown layout tag.
@@ -193,8 +189,9 @@ TEST(ConvertToNodeRecords, BadFilesAndMismatchesAreErrors) {
   ExpectError(Load(depth).status(), StatusCode::kDataLoss,
               {"fff.layers.0.records", "expected F32"});
   // What cannot be converted.
-  ExpectError(ConvertToNodeRecords(Golden("dense-gelu"), TempDir("d")).status(),
-              StatusCode::kInvalidArgument, {"FFF"});
+  ExpectError(
+      ConvertToNodeRecords(GoldenDir("dense-gelu"), TempDir("d")).status(),
+      StatusCode::kInvalidArgument, {"FFF"});
   ExpectError(ConvertToNodeRecords(dst, TempDir("again")).status(),
               StatusCode::kInvalidArgument, {"already converted"});
   ExpectError(ConvertToNodeRecords(dst, dst).status(),

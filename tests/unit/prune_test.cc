@@ -21,6 +21,7 @@
 #include "fff/safetensors.h"
 #include "tests/testing/expect_status.h"
 #include "tests/testing/fff_testing.h"
+#include "tests/testing/model_dirs.h"
 #include "tests/testing/random_ids.h"
 
 namespace fff {
@@ -28,16 +29,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::fff::testing::ExpectError;
+using ::fff::testing::GoldenDir;
 using ::fff::testing::RandomSequences;
 
-std::string Golden(const std::string& model) {
-  return std::string(FFF_TEST_DATA_DIR) + "/golden/" + model;
-}
-
 std::string TempDir(const std::string& name) {
-  const fs::path p = fs::path(::testing::TempDir()) / ("fff_prune_" + name);
-  fs::remove_all(p);
-  return p.string();
+  return ::fff::testing::FreshTempDir("fff_prune_", name);
 }
 
 Model Load(const std::string& dir) {
@@ -73,7 +69,7 @@ std::vector<float> Encode(Model& m,
 }
 
 TEST(Prune, ThresholdZeroIsTheIdentity) {
-  const std::string src = Golden("fff-2x2");
+  const std::string src = GoldenDir("fff-2x2");
   Model m = Load(src);
   const auto ids = RandomSequences(4, m.config().vocab_size, 20, 1);
   const RoutingStats stats = Count(m, ids);
@@ -91,7 +87,7 @@ TEST(Prune, ThresholdZeroIsTheIdentity) {
 }
 
 TEST(Prune, DroppingUnvisitedNodesChangesNothingForTheCountedTexts) {
-  const std::string src = Golden("fff-1x3");
+  const std::string src = GoldenDir("fff-1x3");
   Model m = Load(src);
   // Few tokens: most of the 8 leaves are never reached.
   const std::vector<std::vector<int32_t>> ids = {{5, 17, 3}, {40}};
@@ -236,7 +232,7 @@ void CopyWithConfig(const std::string& src, const std::string& dst,
 }
 
 TEST(Prune, MismatchedConfigAndPrunedTensorsAreErrors) {
-  const std::string src = Golden("fff-1x3");
+  const std::string src = GoldenDir("fff-1x3");
   Model m = Load(src);
   const std::vector<std::vector<int32_t>> ids = {{5, 17, 3}};
   const RoutingStats stats = Count(m, ids);
@@ -295,11 +291,12 @@ TEST(Prune, MismatchedConfigAndPrunedTensorsAreErrors) {
                 {"kept_nodes", "parent"});
   }
   // Pruning: a dense model, counts of another model, the source as output.
-  Model dense = Load(Golden("dense-gelu"));
-  ExpectError(PruneFffCheckpoint(Golden("dense-gelu"), stats, {}, TempDir("d"))
-                  .status(),
-              StatusCode::kInvalidArgument, {"dense", "FFF"});
-  Model two = Load(Golden("fff-2x2"));
+  Model dense = Load(GoldenDir("dense-gelu"));
+  ExpectError(
+      PruneFffCheckpoint(GoldenDir("dense-gelu"), stats, {}, TempDir("d"))
+          .status(),
+      StatusCode::kInvalidArgument, {"dense", "FFF"});
+  Model two = Load(GoldenDir("fff-2x2"));
   const RoutingStats other = Count(two, ids);
   ExpectError(PruneFffCheckpoint(src, other, {}, TempDir("o")).status(),
               StatusCode::kInvalidArgument, {"visit counts"});

@@ -13,17 +13,15 @@
 
 #include "fff/model.h"
 #include "tests/testing/expect_status.h"
+#include "tests/testing/model_dirs.h"
 #include "tests/testing/random_ids.h"
 
 namespace fff {
 namespace {
 
 using ::fff::testing::ExpectError;
+using ::fff::testing::GoldenDir;
 using ::fff::testing::RandomSequences;
-
-std::string Dir(const std::string& model) {
-  return std::string(FFF_TEST_DATA_DIR) + "/golden/" + model;
-}
 
 ModelConfig LeafConfig(int64_t n_layers, int64_t depth) {
   ModelConfig c;
@@ -60,7 +58,7 @@ TEST(RoutingStats, FffModelCountsEqualBruteForceOfTheForwardsRouting) {
     ModelOptions mo;
     mo.n_threads = 2;
     mo.load_tokenizer = false;
-    Result<Model> mr = Model::Load(Dir(name), mo);
+    Result<Model> mr = Model::Load(GoldenDir(name), mo);
     ASSERT_TRUE(mr.ok()) << mr.status().ToString();
     Model& m = *mr;
     const ModelConfig& c = m.config();

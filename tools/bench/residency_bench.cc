@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -45,19 +44,7 @@ Result<int64_t> ResidentBytes(std::span<const uint8_t> bytes) {
     return InternalError("mincore failed");
   }
   int64_t resident = 0;
-  int64_t first = -1, last = -1;
-  for (size_t i = 0; i < vec.size(); ++i) {
-    if ((vec[i] & 1) == 0) continue;
-    ++resident;
-    if (first < 0) first = static_cast<int64_t>(i);
-    last = static_cast<int64_t>(i);
-  }
-  if (std::getenv("FFF_RESIDENCY_DEBUG") != nullptr && resident > 0) {
-    std::fprintf(stderr,
-                 "region of %zu pages: %lld resident, first %lld last %lld\n",
-                 vec.size(), static_cast<long long>(resident),
-                 static_cast<long long>(first), static_cast<long long>(last));
-  }
+  for (unsigned char v : vec) resident += (v & 1) != 0;
   return resident * static_cast<int64_t>(page);
 }
 
