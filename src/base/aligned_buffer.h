@@ -9,6 +9,8 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <string>
+#include <type_traits>
 #include <span>
 #include <utility>
 
@@ -40,6 +42,26 @@ class AlignedBuffer {
   // Replaces the contents with `n` zero-initialised elements. `what` names the
   // buffer in the error message.
   Status Allocate(size_t n, const char* what) {
+    return AllocateImpl(n, what, /*zero=*/true);
+  }
+  // As Allocate, but the contents are indeterminate (T must be trivial):
+  // for workspaces always written before they are read, whose pages then
+  // cost nothing until first used.
+  Status AllocateUninitialized(size_t n, const char* what) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return AllocateImpl(n, what, /*zero=*/false);
+  }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  std::span<T> span() { return {data_, size_}; }
+  std::span<const T> span() const { return {data_, size_}; }
+
+ private:
+  Status AllocateImpl(size_t n, const char* what, bool zero) {
     std::free(data_);
     data_ = nullptr;
     size_ = 0;
@@ -56,21 +78,12 @@ class AlignedBuffer {
                                     ": cannot allocate " +
                                     std::to_string(bytes) + " bytes");
     }
-    std::memset(p, 0, bytes);
+    if (zero) std::memset(p, 0, bytes);
     data_ = static_cast<T*>(p);
     size_ = n;
     return Status::Ok();
   }
 
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  size_t size() const { return size_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-  std::span<T> span() { return {data_, size_}; }
-  std::span<const T> span() const { return {data_, size_}; }
-
- private:
   T* data_ = nullptr;
   size_t size_ = 0;
 };

@@ -103,44 +103,6 @@ Status Advise(std::span<const uint8_t> bytes, int advice, const char* name) {
 Status AdviseRandomAccess(std::span<const uint8_t> bytes) {
   return Advise(bytes, MADV_RANDOM, "MADV_RANDOM");
 }
-Status ReadIntoPageCache(
-    const std::string& path,
-    const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, path + ": cannot open");
-  FdCloser closer(fd);
-  (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
-  constexpr size_t kChunk = size_t{4} << 20;
-  std::vector<uint8_t> buf(kChunk);
-  // Last chunk first: a page that an earlier mapping fault's read-around
-  // marked for asynchronous read-ahead triggers that read-ahead even on a
-  // RANDOM descriptor (measured on Linux 6.18), and the window it opens
-  // runs forward; reading backwards keeps it inside what is read anyway
-  // instead of past the end of the last range.
-  for (auto r = ranges.rbegin(); r != ranges.rend(); ++r) {
-    const uint64_t first = r->first;
-    for (uint64_t end = r->second; end > first;) {
-      const uint64_t begin = end - std::min<uint64_t>(kChunk, end - first);
-      uint64_t at = begin;
-      while (at < end) {
-        const ssize_t got = ::pread(fd, buf.data(), static_cast<size_t>(end - at),
-                                    static_cast<off_t>(at));
-        if (got < 0) {
-          if (errno == EINTR) continue;
-          return ErrnoError(errno, path + ": read failed");
-        }
-        if (got == 0) break;  // past the end of the file
-        at += static_cast<uint64_t>(got);
-      }
-      end = begin;
-    }
-  }
-  return Status::Ok();
-}
-
-Status AdviseDontNeed(std::span<const uint8_t> bytes) {
-  return Advise(bytes, MADV_DONTNEED, "MADV_DONTNEED");
-}
 Status AdviseWillNeed(std::span<const uint8_t> bytes) {
   return Advise(bytes, MADV_WILLNEED, "MADV_WILLNEED");
 }

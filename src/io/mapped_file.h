@@ -45,20 +45,9 @@ class MappedFile {
 // on the whole pages the span touches). Best effort: an error changes
 // nothing else and is returned for the caller to log.
 Status AdviseRandomAccess(std::span<const uint8_t> bytes);
-// Reads the byte ranges [first, second) of the file at `path` into the page
-// cache now, exactly (posix_fadvise RANDOM on its own descriptor, so no
-// read-ahead runs past a range; pread in 4 MiB chunks, last first). For mapped files
-// whose faults must not read ahead (madvise RANDOM) but whose other parts
-// are read in full: they are then read at full speed.
-Status ReadIntoPageCache(
-    const std::string& path,
-    const std::vector<std::pair<uint64_t, uint64_t>>& ranges);
-// Drops `bytes`' pages from this mapping (MADV_DONTNEED on a read-only
-// private file mapping: the data stays in the file and the page cache, and
-// a later read faults it back in; RSS no longer counts it).
-Status AdviseDontNeed(std::span<const uint8_t> bytes);
-// Asks the kernel to read `bytes`' pages now (MADV_WILLNEED: read-ahead of
-// exactly that range). Best effort, as above.
+// Asks the kernel to read `bytes`' pages now, in the background
+// (MADV_WILLNEED: read-ahead of exactly that range; the call does not wait
+// for the disk). Best effort, as above.
 Status AdviseWillNeed(std::span<const uint8_t> bytes);
 
 }  // namespace fff::internal

@@ -31,7 +31,7 @@ constexpr int64_t kDefaultBlockRows = 128;
 // sequence in an even number of tiles (qkv 6, attention output 2, dense FF
 // 8 and 2), so 2 threads share it evenly; measured at 1 thread, 128 x 384
 // tiles run within 3% of a single 128 x d_out tile (167-178 GFLOP/s).
-constexpr int64_t kDefaultTileCols = 384;
+constexpr int64_t kDefaultTileCols = kLinearTileCols;
 constexpr int kMaxThreads = 1024;
 constexpr size_t kScratchpadAlignment = 64;
 
@@ -62,6 +62,7 @@ struct Linear::Impl {
   std::vector<Tile> tiles;
   AlignedBuffer<float> b_storage;
   mutable std::vector<ThreadState> threads;
+  bool views_weights = false;
 
   void RunTile(ThreadState& t, const Tile& tile, const float* x, float* y,
                int64_t rows) const;
@@ -75,11 +76,83 @@ int64_t Linear::d_in() const { return impl_->d_in; }
 int64_t Linear::d_out() const { return impl_->d_out; }
 int64_t Linear::block_rows() const { return impl_->block_rows; }
 const std::string& Linear::impl_name() const { return impl_->impl_name; }
+bool Linear::views_weights() const { return impl_->views_weights; }
+
+namespace {
+
+Status CheckTiledSizes(int64_t d_in, int64_t d_out, size_t plain,
+                       size_t tiled, const char* what) {
+  if (d_in < 1 || d_out < 1 || d_in > (int64_t{1} << 24) ||
+      d_out > (int64_t{1} << 24)) {
+    return InvalidArgumentError(fmt::format(
+        "fff: {}: expected 1 <= d_in, d_out <= 2^24, got d_in {} d_out {}",
+        what, d_in, d_out));
+  }
+  if (static_cast<int64_t>(plain) != d_in * d_out ||
+      static_cast<int64_t>(tiled) != d_in * d_out) {
+    return InvalidArgumentError(fmt::format(
+        "fff: {}: expected {} x {} = {} floats in and out, got {} and {}",
+        what, d_out, d_in, d_in * d_out, plain, tiled));
+  }
+  return Status::Ok();
+}
+
+// Calls f(n, k, tiled index of W[n][k]) for every weight (linear.h).
+template <class F>
+void ForEachTiled(int64_t d_in, int64_t d_out, F f) {
+  for (int64_t c0 = 0; c0 < d_out; c0 += kLinearTileCols) {
+    const int64_t cols = std::min(kLinearTileCols, d_out - c0);
+    const int64_t base = c0 * d_in;
+    for (int64_t k = 0; k < d_in; ++k) {
+      for (int64_t j = 0; j < cols; ++j) f(c0 + j, k, base + k * cols + j);
+    }
+  }
+}
+
+}  // namespace
+
+Status TileLinearWeights(int64_t d_in, int64_t d_out, std::span<const float> w,
+                         std::span<float> tiled) {
+  FFF_RETURN_IF_ERROR(CheckTiledSizes(d_in, d_out, w.size(), tiled.size(),
+                                      "TileLinearWeights"));
+  ForEachTiled(d_in, d_out, [&](int64_t n, int64_t k, int64_t at) {
+    tiled[static_cast<size_t>(at)] = w[static_cast<size_t>(n * d_in + k)];
+  });
+  return Status::Ok();
+}
+
+Status UntileLinearWeights(int64_t d_in, int64_t d_out,
+                           std::span<const float> tiled, std::span<float> w) {
+  FFF_RETURN_IF_ERROR(CheckTiledSizes(d_in, d_out, w.size(), tiled.size(),
+                                      "UntileLinearWeights"));
+  ForEachTiled(d_in, d_out, [&](int64_t n, int64_t k, int64_t at) {
+    w[static_cast<size_t>(n * d_in + k)] = tiled[static_cast<size_t>(at)];
+  });
+  return Status::Ok();
+}
 
 Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
                               std::span<const float> w,
                               std::span<const float> b,
                               const LinearOptions& options, std::string name) {
+  return CreateImpl(d_in, d_out, w, {}, b, options,
+                    std::move(name));
+}
+
+Result<Linear> Linear::CreateFromTiled(int64_t d_in, int64_t d_out,
+                                       std::span<const float> tiled,
+                                       std::span<const float> b,
+                                       const LinearOptions& options,
+                                       std::string name) {
+  return CreateImpl(d_in, d_out, {}, tiled, b, options, std::move(name));
+}
+
+Result<Linear> Linear::CreateImpl(int64_t d_in, int64_t d_out,
+                                  std::span<const float> plain,
+                                  std::span<const float> tiled_w,
+                                  std::span<const float> b,
+                                  const LinearOptions& options,
+                                  std::string name) {
   if (d_in < 1 || d_out < 1 || d_in > (int64_t{1} << 24) ||
       d_out > (int64_t{1} << 24)) {
     return InvalidArgumentError(
@@ -87,10 +160,12 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
                     "d_out {}",
                     name, d_in, d_out));
   }
+  const bool tiled = plain.empty() && !tiled_w.empty();
+  const std::span<const float> w = tiled ? tiled_w : plain;
   if (static_cast<int64_t>(w.size()) != d_in * d_out) {
     return InvalidArgumentError(fmt::format(
-        "fff: {}: weight: expected {} x {} = {} elements, got {}", name, d_out,
-        d_in, d_in * d_out, w.size()));
+        "fff: {}: {}weight: expected {} x {} = {} elements, got {}", name,
+        tiled ? "tiled " : "", d_out, d_in, d_in * d_out, w.size()));
   }
   if (!b.empty() && static_cast<int64_t>(b.size()) != d_out) {
     return InvalidArgumentError(fmt::format(
@@ -106,9 +181,14 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
         "fff: {}: block_rows: expected 0..4096, got {}", name,
         options.block_rows));
   }
-  if (options.tile_cols < 0) {
+  if (options.tile_cols < 0 ||
+      (tiled && options.tile_cols != 0 &&
+       options.tile_cols != kLinearTileCols)) {
     return InvalidArgumentError(fmt::format(
-        "fff: {}: tile_cols: expected >= 0, got {}", name, options.tile_cols));
+        "fff: {}: tile_cols: expected {}, got {}", name,
+        tiled ? fmt::format("0 or {} (tiled weights)", kLinearTileCols)
+              : std::string(">= 0"),
+        options.tile_cols));
   }
   auto impl = std::make_unique<Impl>();
   Impl& im = *impl;
@@ -140,7 +220,13 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
     }
     const int64_t m = im.block_rows;
     const int64_t n_tiles = (d_out + im.tile_cols - 1) / im.tile_cols;
+    // Tiles of equal width share one primitive (a full tile and at most
+    // one narrower last tile).
+    std::unordered_map<int64_t,
+                       std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>>
+        made;
     im.tiles.resize(static_cast<size_t>(n_tiles));
+    im.views_weights = tiled;
     for (int64_t ti = 0; ti < n_tiles; ++ti) {
       Tile& tile = im.tiles[static_cast<size_t>(ti)];
       tile.col0 = ti * im.tile_cols;
@@ -151,23 +237,36 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
       tile.y_strided_md = memory::desc({m, n}, Dt::f32, memory::dims{d_out, 1});
       memory::desc b_md;
       if (!b.empty()) b_md = memory::desc({1, n}, Dt::f32, Tag::ab);
-      const memory::desc w_any({d_in, n}, Dt::f32, Tag::any);
-      // Rows col0.. of the caller's W [d_out, d_in] are this tile's
-      // weights [d_in, n] in "ba" order with leading dimension d_in.
-      const memory::desc w_user({d_in, n}, Dt::f32, memory::dims{1, d_in});
-      dnnl::matmul::primitive_desc pd(
-          dnnl::matmul::desc(tile.x_md, w_any, b_md, tile.y_strided_md), attr,
-          im.engine);
-      tile.matmul = dnnl::matmul(pd);
+      auto found = made.find(n);
+      if (found == made.end()) {
+        const memory::desc w_any({d_in, n}, Dt::f32, Tag::any);
+        dnnl::matmul::primitive_desc pd(
+            dnnl::matmul::desc(tile.x_md, w_any, b_md, tile.y_strided_md),
+            attr, im.engine);
+        found = made.emplace(n, std::make_pair(pd, dnnl::matmul(pd))).first;
+      }
+      const dnnl::matmul::primitive_desc& pd = found->second.first;
+      tile.matmul = found->second.second;
       if (ti == 0) im.impl_name = pd.impl_info_str();
       tile.scratch_md = pd.scratchpad_desc();
       scratch_bytes = std::max(scratch_bytes, tile.scratch_md.get_size());
-      FFF_RETURN_IF_ERROR(tile.w_storage.Allocate(
-          pd.weights_desc().get_size(), "linear weights"));
-      tile.w = memory(pd.weights_desc(), im.engine, tile.w_storage.data());
-      memory user(w_user, im.engine,
-                  const_cast<float*>(w.data() + tile.col0 * d_in));
-      dnnl::reorder(user, tile.w).execute(stream, user, tile.w);
+      // The caller's weights of this tile: rows col0.. of W [d_out, d_in]
+      // ("ba" order, leading dimension d_in), or the tile's own row-major
+      // [d_in, n] slice of the tiled layout.
+      const memory::desc w_user =
+          tiled ? memory::desc({d_in, n}, Dt::f32, Tag::ab)
+                : memory::desc({d_in, n}, Dt::f32, memory::dims{1, d_in});
+      const float* w_ptr = w.data() + tile.col0 * d_in;
+      if (tiled && options.view_tiled && pd.weights_desc() == w_user) {
+        tile.w = memory(w_user, im.engine, const_cast<float*>(w_ptr));
+      } else {
+        im.views_weights = false;
+        FFF_RETURN_IF_ERROR(tile.w_storage.Allocate(
+            pd.weights_desc().get_size(), "linear weights"));
+        tile.w = memory(pd.weights_desc(), im.engine, tile.w_storage.data());
+        memory user(w_user, im.engine, const_cast<float*>(w_ptr));
+        dnnl::reorder(user, tile.w).execute(stream, user, tile.w);
+      }
       if (!b.empty()) {
         tile.b = memory(b_md, im.engine, im.b_storage.data() + tile.col0);
       }
@@ -177,11 +276,13 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
     im.threads.resize(static_cast<size_t>(options.n_threads));
     for (ThreadState& t : im.threads) {
       t.stream = dnnl::stream(im.engine);
-      FFF_RETURN_IF_ERROR(t.x_stage.Allocate(
+      // Uninitialised: untouched pages cost nothing at load (RunTile
+      // writes every staged row it reads, padding rows included).
+      FFF_RETURN_IF_ERROR(t.x_stage.AllocateUninitialized(
           static_cast<size_t>(m * d_in), "linear input staging"));
-      FFF_RETURN_IF_ERROR(t.y_stage.Allocate(
+      FFF_RETURN_IF_ERROR(t.y_stage.AllocateUninitialized(
           static_cast<size_t>(m * d_out), "linear output staging"));
-      FFF_RETURN_IF_ERROR(t.scratch_storage.Allocate(
+      FFF_RETURN_IF_ERROR(t.scratch_storage.AllocateUninitialized(
           scratch_bytes + kScratchpadAlignment, "linear scratchpad"));
       const auto base = reinterpret_cast<uintptr_t>(t.scratch_storage.data());
       t.scratch = reinterpret_cast<char*>(
@@ -193,8 +294,9 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
                                       im.name, e.what(),
                                       static_cast<int>(e.status)));
   }
-  FFF_LOG(kDebug, "{}: linear {} -> {}, tiles of {} rows x {} columns, {}",
-          im.name, d_in, d_out, im.block_rows, im.tile_cols, im.impl_name);
+  FFF_LOG(kDebug, "{}: linear {} -> {}, tiles of {} rows x {} columns, {}{}",
+          im.name, d_in, d_out, im.block_rows, im.tile_cols, im.impl_name,
+          im.views_weights ? ", tiled weights read in place" : "");
   return Linear(std::move(impl));
 }
 
@@ -205,6 +307,10 @@ void Linear::Impl::RunTile(ThreadState& t, const Tile& tile, const float* x,
   if (padded) {
     std::memcpy(t.x_stage.data(), x,
                 static_cast<size_t>(rows * d_in) * sizeof(float));
+    // Padding rows are computed and dropped; zeros keep them finite.
+    std::memset(t.x_stage.data() + rows * d_in, 0,
+                static_cast<size_t>((block_rows - rows) * d_in) *
+                    sizeof(float));
     src = t.x_stage.data();
   }
   // memory objects are cheap handles; made per call so threads never share.

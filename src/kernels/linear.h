@@ -3,7 +3,11 @@
 //
 // Layouts (PyTorch nn.Linear, so checkpoints load without transposing):
 // x [n_rows, d_in]  row-major, contiguous (stride == d_in)
-// w [d_out, d_in]   row-major, repacked once at Create into oneDNN's layout
+// w [d_out, d_in]   row-major, repacked once at Create into oneDNN's layout;
+//                   or, for CreateFromTiled, W^T already in the tiled
+//                   layout below (viewed in place when this CPU's kernel
+//                   reads that layout: a memory-mapped checkpoint then needs
+//                   no repack and no copy, docs/model.md)
 // b [d_out]         optional
 // y [n_rows, d_out] row-major, contiguous
 //
@@ -39,7 +43,28 @@ struct LinearOptions {
   // Output columns per tile (0 = the measured default; >= d_out = one
   // tile). Column tiles let several threads share one row block.
   int64_t tile_cols = 0;
+  // CreateFromTiled only: true reads the tiled weights in place when the
+  // kernel oneDNN picks on this CPU reads exactly that layout (they must
+  // then outlive the Linear); false, or another layout, copies them.
+  bool view_tiled = true;
 };
+
+// The default column tile width (LinearOptions::tile_cols).
+inline constexpr int64_t kLinearTileCols = 384;
+
+// The tiled weight layout: W^T [d_in, d_out] cut into column tiles of
+// kLinearTileCols (the last one narrower when d_out is not a multiple),
+// each tile stored row-major [d_in, cols] and the tiles back to back - so
+// W[n][k] is at (n / T) * T * d_in + k * cols(n / T) + n % T, T =
+// kLinearTileCols. Each tile is what oneDNN's f32 matmul reads for one
+// fixed-shape tile on CPUs where it picks its jit sgemm kernel (x86 AVX2 /
+// AVX-512 here: "gemm:jit"). d_in * d_out floats.
+// w [d_out, d_in] (PyTorch nn.Linear) -> tiled, and back. Errors name the
+// wrong size.
+Status TileLinearWeights(int64_t d_in, int64_t d_out, std::span<const float> w,
+                         std::span<float> tiled);
+Status UntileLinearWeights(int64_t d_in, int64_t d_out,
+                           std::span<const float> tiled, std::span<float> w);
 
 class Linear {
  public:
@@ -49,6 +74,15 @@ class Linear {
                                std::span<const float> w,
                                std::span<const float> b,
                                const LinearOptions& options, std::string name);
+  // The same product from W^T in the tiled layout above (options.tile_cols
+  // must be 0 or kLinearTileCols). Viewed in place (no copy) when
+  // options.view_tiled and this CPU's kernel reads the layout (see
+  // views_weights()); the results are bitwise those of Create either way.
+  static Result<Linear> CreateFromTiled(int64_t d_in, int64_t d_out,
+                                        std::span<const float> tiled,
+                                        std::span<const float> b,
+                                        const LinearOptions& options,
+                                        std::string name);
   Linear(Linear&&) noexcept;
   Linear& operator=(Linear&&) noexcept;
   ~Linear();
@@ -64,10 +98,19 @@ class Linear {
   int64_t block_rows() const;
   // oneDNN's implementation name, e.g. "brg:avx512_core".
   const std::string& impl_name() const;
+  // True when every tile reads the caller's tiled weights in place.
+  bool views_weights() const;
 
  private:
   struct Impl;
   explicit Linear(std::unique_ptr<Impl> impl);
+  // Exactly one of `plain` ([d_out, d_in]) and `tiled` is non-empty.
+  static Result<Linear> CreateImpl(int64_t d_in, int64_t d_out,
+                                   std::span<const float> plain,
+                                   std::span<const float> tiled,
+                                   std::span<const float> b,
+                                   const LinearOptions& options,
+                                   std::string name);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "fff/fff.h"
 #include "fff/safetensors.h"
+#include "src/kernels/linear.h"
 #include "src/model/checkpoint_rewrite.h"
 
 namespace fff {
@@ -100,11 +102,85 @@ Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
     names[q + "b_in"] = p + "linear_in.bias";
     report.fff_bytes += rows * record_bytes + total * 4;
   }
-  // Every other tensor first, then the biases, a padding tensor up to the
-  // next page, then the records: far from the header, whose read-around
-  // would otherwise pull the first records into memory at open.
+  // The dense Linear weights, tiled for oneDNN (src/kernels/linear.h):
+  // attention, the tied decoder (from the word embedding, which stays as
+  // it is for the embedding lookup), pooler and classifier.
+  struct LinearToTile {
+    std::string name;    // the published tensor whose rows are W
+    std::string source;  // where W is read from (differs for the decoder)
+    int64_t d_out = 0, d_in = 0;
+  };
+  std::vector<LinearToTile> linears;
+  for (int64_t li = 0; li < c.n_layers; ++li) {
+    const std::string p = fmt::format("encoder.layers.{}.attn.", li);
+    linears.push_back({p + "self_attention.query_key_value.weight", "", 3 * d,
+                       d});
+    linears.push_back({p + "dense.weight", "", d, d});
+  }
+  const std::string kWord = "encoder.embedding.word_embedding.weight";
+  const std::string kDecoder = "decoder.weight";
+  const bool has_word = reader.Find(kWord) != nullptr;
+  const bool has_decoder = reader.Find(kDecoder) != nullptr;
+  const bool has_head = reader.Find("head.weight") != nullptr;
+  if ((has_word || has_decoder) && (has_decoder || !has_head)) {
+    const TensorInfo* emb = reader.Find(has_word ? kWord : kDecoder);
+    if (emb->shape.size() != 2 || emb->shape[1] != d) {
+      return DataLossError(fmt::format(
+          "convert: tensor \"{}\" in {}: expected shape [vocab, {}], got {}",
+          emb->name, src_path, d, ShapeString(emb->shape)));
+    }
+    linears.push_back({kDecoder, emb->name, emb->shape[0], d});
+    if (has_word && has_decoder) replaced.insert(kDecoder);  // tied copy
+  }
+  if (const TensorInfo* pw = reader.Find("pooler.dense.weight")) {
+    if (pw->shape.size() != 2 || pw->shape[1] != d) {
+      return DataLossError(fmt::format(
+          "convert: tensor \"pooler.dense.weight\" in {}: expected shape "
+          "[pooler_dim, {}], got {}",
+          src_path, d, ShapeString(pw->shape)));
+    }
+    linears.push_back({pw->name, "", pw->shape[0], d});
+  }
+  if (const TensorInfo* hw = reader.Find("head.weight")) {
+    if (hw->shape.size() != 2 || hw->shape[0] < 1 || hw->shape[1] < 1) {
+      return DataLossError(fmt::format(
+          "convert: tensor \"head.weight\" in {}: expected shape [n_labels, "
+          "in], got {}",
+          src_path, ShapeString(hw->shape)));
+    }
+    linears.push_back({hw->name, "", hw->shape[0], hw->shape[1]});
+  }
+  std::vector<std::vector<float>> tiled(linears.size());
   std::vector<TensorToWrite> tensors;
   int64_t offset = 0;
+  const std::vector<uint8_t> page_of_zeros(static_cast<size_t>(kPage), 0);
+  for (size_t i = 0; i < linears.size(); ++i) {
+    const LinearToTile& lt = linears[i];
+    const std::string& source = lt.source.empty() ? lt.name : lt.source;
+    std::vector<float> w(static_cast<size_t>(lt.d_out * lt.d_in));
+    const int64_t shape2[] = {lt.d_out, lt.d_in};
+    FFF_RETURN_IF_ERROR(reader.ReadF32(source, shape2, w));
+    tiled[i].resize(w.size());
+    FFF_RETURN_IF_ERROR(TileLinearWeights(lt.d_in, lt.d_out, w, tiled[i]));
+    const std::string tn = std::string(kTiledLinearPrefix) + lt.name;
+    tensors.push_back({tn, DType::kF32, {lt.d_out * lt.d_in}, tiled[i].data()});
+    offset += lt.d_out * lt.d_in * 4;
+    if (offset % kPage != 0) {  // the next one starts on a page
+      const int64_t pad = kPage - offset % kPage;
+      tensors.push_back({fmt::format("fff.pad.{}", i), DType::kU8, {pad},
+                         page_of_zeros.data()});
+      offset += pad;
+    }
+    names[tn] = fmt::format(
+        "{}{} = [{}, {}]: W^T in column tiles of {} (fff_linear_tile_cols), "
+        "each row-major",
+        lt.name, lt.source.empty() ? "" : " (tied: " + lt.source + ")",
+        lt.d_out, lt.d_in, kLinearTileCols);
+    if (lt.source.empty()) replaced.insert(lt.name);
+  }
+  // Then every other tensor, then the biases, a padding tensor up to the
+  // next page, then the records: far from the header, whose read-around
+  // would otherwise pull the first records into memory at open.
   for (const TensorInfo& t : reader.tensors()) {
     if (replaced.count(t.name) != 0) continue;
     tensors.push_back({t.name, t.dtype, t.shape, reader.Bytes(t).data()});
@@ -130,6 +206,7 @@ Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
   }
   std::map<std::string, std::string> metadata = reader.metadata();
   metadata["fff_layout"] = kFffNodeRecordsLayout;
+  metadata["fff_linear_tile_cols"] = std::to_string(kLinearTileCols);
   metadata["fff_original_names"] = names.dump();
   FFF_ASSIGN_OR_RETURN(
       report.file_bytes,

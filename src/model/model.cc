@@ -150,6 +150,25 @@ std::span<const uint8_t> Model::fff_kept_nodes(int64_t layer) const {
   return impl_->w.layers[static_cast<size_t>(layer)].fff_kept;
 }
 
+namespace {
+
+// A Linear from a checkpoint weight, plain (copied and repacked) or tiled
+// (viewed in the mapping where the kernel reads it in place); the plain
+// copy is released (the Linear holds its own).
+Result<Linear> MakeLinear(int64_t d_in, int64_t d_out, LinearWeight& w,
+                          std::span<const float> b, const LinearOptions& lo,
+                          std::string name) {
+  Result<Linear> r =
+      w.tiled.empty()
+          ? Linear::Create(d_in, d_out, w.plain, b, lo, std::move(name))
+          : Linear::CreateFromTiled(d_in, d_out, w.tiled, b, lo,
+                                    std::move(name));
+  if (w.tiled.empty()) w.Clear();
+  return r;
+}
+
+}  // namespace
+
 Status Model::Impl::Build(const ModelOptions& options) {
   const ModelConfig& c = cfg;
   LinearOptions lo;
@@ -161,12 +180,12 @@ Status Model::Impl::Build(const ModelOptions& options) {
     Layer& l = layers[static_cast<size_t>(i)];
     const std::string p = fmt::format("layer {}", i);
     FFF_ASSIGN_OR_RETURN(
-        Linear qkv, Linear::Create(c.d_model, 3 * c.d_model, lw.qkv_w,
-                                   lw.qkv_b, lo, p + " query_key_value"));
+        Linear qkv, MakeLinear(c.d_model, 3 * c.d_model, lw.qkv_w, lw.qkv_b,
+                               lo, p + " query_key_value"));
     l.qkv = std::move(qkv);
     FFF_ASSIGN_OR_RETURN(
-        Linear out, Linear::Create(c.d_model, c.d_model, lw.attn_out_w,
-                                   lw.attn_out_b, lo, p + " attention dense"));
+        Linear out, MakeLinear(c.d_model, c.d_model, lw.attn_out_w,
+                               lw.attn_out_b, lo, p + " attention dense"));
     l.attn_out = std::move(out);
     if (c.ff_kind == FfKind::kLeafFff) {
       LeafFffOptions lfo;
@@ -210,24 +229,20 @@ Status Model::Impl::Build(const ModelOptions& options) {
       lw.ff_in_w = {};
       lw.ff_out_w = {};
     }
-    lw.qkv_w = {};
-    lw.attn_out_w = {};
   }
   if (!w.mlm_dense_w.empty()) {
     LinearOptions gelu = lo;
     gelu.activation = LinearActivation::kGelu;
     FFF_ASSIGN_OR_RETURN(
-        Linear t, Linear::Create(c.d_model, c.d_model, w.mlm_dense_w,
-                                 w.mlm_dense_b, gelu, "mlm transform"));
+        Linear t, MakeLinear(c.d_model, c.d_model, w.mlm_dense_w,
+                             w.mlm_dense_b, gelu, "mlm transform"));
     mlm_transform = std::move(t);
-    w.mlm_dense_w = {};
   }
   if (!w.decoder_w.empty()) {
     FFF_ASSIGN_OR_RETURN(
-        Linear d, Linear::Create(c.d_model, c.vocab_size, w.decoder_w,
-                                 w.decoder_b, lo, "decoder"));
+        Linear d, MakeLinear(c.d_model, c.vocab_size, w.decoder_w,
+                             w.decoder_b, lo, "decoder"));
     decoder = std::move(d);
-    w.decoder_w = {};
   }
   if (!w.head_w.empty()) {
     int64_t head_in = c.d_model;
@@ -235,16 +250,15 @@ Status Model::Impl::Build(const ModelOptions& options) {
       LinearOptions tanh = lo;
       tanh.activation = LinearActivation::kTanh;
       FFF_ASSIGN_OR_RETURN(
-          Linear pd, Linear::Create(c.d_model, c.pooler_dim, w.pooler_w,
-                                    w.pooler_b, tanh, "pooler.dense"));
+          Linear pd, MakeLinear(c.d_model, c.pooler_dim, w.pooler_w,
+                                w.pooler_b, tanh, "pooler.dense"));
       pooler = std::move(pd);
       head_in = c.pooler_dim;
     }
     const int64_t n_labels =
         static_cast<int64_t>(w.head_b.size());
-    FFF_ASSIGN_OR_RETURN(Linear hd, Linear::Create(head_in, n_labels,
-                                                   w.head_w, w.head_b, lo,
-                                                   "head"));
+    FFF_ASSIGN_OR_RETURN(Linear hd, MakeLinear(head_in, n_labels, w.head_w,
+                                               w.head_b, lo, "head"));
     head = std::move(hd);
   }
   std::string target = options.cpu_target;
@@ -288,31 +302,9 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
     FFF_ASSIGN_OR_RETURN(im.w, LoadHfBertWeights(reader, &im.cfg));
   }
   im.n_parameters = im.w.n_parameters;
-  if (!im.w.layers.empty() && !im.w.layers[0].fff_view.w_in.empty()) {
-    // Every tensor but the FFF records and biases was copied: drop its
-    // mapped pages, so the process's memory holds only the FFF pages that
-    // routing reads (a page at a tensor's edge may stay).
-    std::vector<std::span<const uint8_t>> keep;
-    for (const LayerWeights& l : im.w.layers) {
-      keep.push_back(l.fff_mapped_records);
-      keep.push_back(l.fff_mapped_b_in);
-    }
-    for (const TensorInfo& t : reader.tensors()) {
-      const std::span<const uint8_t> b = reader.Bytes(t);
-      bool fff = false;
-      for (const auto& k : keep) fff |= k.data() == b.data();
-      if (fff || b.size() < 2 * 4096) continue;
-      // Whole pages strictly inside the tensor only.
-      const uintptr_t page = 4096;
-      const uintptr_t lo = (reinterpret_cast<uintptr_t>(b.data()) + page - 1) / page * page;
-      const uintptr_t hi = (reinterpret_cast<uintptr_t>(b.data()) + b.size()) / page * page;
-      if (hi > lo) {
-        (void)internal::AdviseDontNeed(std::span<const uint8_t>(
-            reinterpret_cast<const uint8_t*>(lo), hi - lo));
-      }
-    }
-    im.mapped.emplace(std::move(reader));  // the FFF views' owner
-  }
+  // Views of the mapping (FFF records, tiled Linear weights, the word
+  // embedding) live as long as the model.
+  if (im.w.views_mapping) im.mapped.emplace(std::move(reader));
   auto ms_since = [&t0] {
     return std::chrono::duration<double, std::milli>(
                std::chrono::steady_clock::now() - t0)
@@ -345,6 +337,23 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
   }
   FFF_LOG(kInfo, "{}: tokenizer loaded at {:.0f} ms", dir, ms_since());
   FFF_RETURN_IF_ERROR(im.Build(options));
+  if (im.w.views_mapping) {
+    int n_linears = 0, n_in_place = 0;
+    auto count = [&](const std::optional<Linear>& l) {
+      if (!l) return;
+      ++n_linears;
+      n_in_place += l->views_weights() ? 1 : 0;
+    };
+    for (const Impl::Layer& l : im.layers) {
+      count(l.qkv);
+      count(l.attn_out);
+    }
+    for (const auto* l : {&im.decoder, &im.pooler, &im.head}) count(*l);
+    FFF_LOG(kInfo,
+            "{}: {} of {} dense products read their weights in place from "
+            "the mapping (the rest repacked: another kernel on this CPU)",
+            weights_path, n_in_place, n_linears);
+  }
   im.load_ms = std::chrono::duration<double, std::milli>(
                    std::chrono::steady_clock::now() - t0)
                    .count();

@@ -14,6 +14,7 @@
 #include "src/io/mapped_file.h"
 #include "src/base/log_internal.h"
 #include "src/kernels/encoder_ops.h"
+#include "src/kernels/linear.h"
 
 namespace fff {
 namespace {
@@ -43,6 +44,62 @@ class TensorReader {
     n_parameters_ += n;
     return Status::Ok();
   }
+  Status Read(const std::string& name, std::vector<int64_t> shape,
+              LinearWeight* out) {
+    std::vector<float> v;
+    FFF_RETURN_IF_ERROR(Read(name, std::move(shape), &v));
+    out->Own(std::move(v));
+    return Status::Ok();
+  }
+  // A Linear weight [d_out, d_in]: fff convert's tiled copy
+  // "fff.tiled.<name>" viewed in the mapping when the file has one (and
+  // views are on), else `name` read and copied.
+  Status ReadLinear(const std::string& name, int64_t d_out, int64_t d_in,
+                    LinearWeight* out) {
+    const std::string tn = std::string(kTiledLinearPrefix) + name;
+    const TensorInfo* info = views_ ? r_.Find(tn) : nullptr;
+    if (info == nullptr) return Read(name, {d_out, d_in}, out);
+    if (info->dtype != DType::kF32 || info->shape.size() != 1 ||
+        info->shape[0] != d_out * d_in) {
+      return DataLossError(fmt::format(
+          "tensor \"{}\" in {}: expected F32 [{}] (\"{}\" [{}, {}] in "
+          "column tiles), got {} {}",
+          tn, r_.path(), d_out * d_in, name, d_out, d_in,
+          DTypeName(info->dtype), ShapeString(info->shape)));
+    }
+    out->Clear();
+    FFF_ASSIGN_OR_RETURN(out->tiled, View(*info));
+    used_.insert(tn);
+    n_parameters_ += d_out * d_in;
+    return Status::Ok();
+  }
+  // F32 `name` of `shape` viewed in the mapping when views are on and the
+  // file allows it (F32, 4-byte aligned), else read into `storage`.
+  Status ReadOrView(const std::string& name, std::vector<int64_t> shape,
+                    std::vector<float>* storage, std::span<const float>* out) {
+    const TensorInfo* info = r_.Find(name);
+    if (views_ && info != nullptr && info->dtype == DType::kF32 &&
+        info->shape == shape &&
+        reinterpret_cast<uintptr_t>(r_.Bytes(*info).data()) % alignof(float) ==
+            0) {
+      FFF_ASSIGN_OR_RETURN(*out, View(*info));
+      storage->clear();
+      used_.insert(name);
+      n_parameters_ += static_cast<int64_t>(out->size());
+      return Status::Ok();
+    }
+    FFF_RETURN_IF_ERROR(Read(name, std::move(shape), storage));
+    *out = *storage;
+    return Status::Ok();
+  }
+  // `name` present as itself or (views on) as its tiled copy.
+  bool HasLinear(const std::string& name) const {
+    return Has(name) ||
+           (views_ && Has(std::string(kTiledLinearPrefix) + name));
+  }
+  // Views of the mapping are allowed (its owner keeps the reader).
+  void EnableViews() { views_ = true; }
+
   // Reads `name` when present (into an empty vector otherwise).
   Status ReadIf(bool want, const std::string& name, std::vector<int64_t> shape,
                 std::vector<float>* out) {
@@ -70,9 +127,22 @@ class TensorReader {
   const SafetensorsReader& reader() const { return r_; }
 
  private:
+  Result<std::span<const float>> View(const TensorInfo& info) const {
+    const std::span<const uint8_t> b = r_.Bytes(info);
+    if (reinterpret_cast<uintptr_t>(b.data()) % alignof(float) != 0) {
+      return DataLossError(fmt::format(
+          "tensor \"{}\" in {} is not 4-byte aligned in the file (not "
+          "written by fff convert?)",
+          info.name, r_.path()));
+    }
+    return std::span<const float>(reinterpret_cast<const float*>(b.data()),
+                                  b.size() / sizeof(float));
+  }
+
   const SafetensorsReader& r_;
   std::set<std::string> used_;
   int64_t n_parameters_ = 0;
+  bool views_ = false;
 };
 
 // A zero-copy FFF layer (fff/checkpoint_convert.h): views of layer `li`'s
@@ -130,6 +200,54 @@ Status ViewNodeRecords(TensorReader& tr, int64_t li, const FffShape& shape,
   tr.MarkUsed(bn);
   tr.AddParameters(total * (d_in + d_out + 1));
   return Status::Ok();
+}
+
+bool IsRecordsTensor(const std::string& name) {
+  return name.rfind("fff.layers.", 0) == 0 && name.size() > 8 &&
+         name.compare(name.size() - 8, 8, ".records") == 0;
+}
+
+// Page-cache advice for a converted checkpoint, whose tensors the model
+// views in place: no read-ahead anywhere (a fault reads its page only: the
+// records of nodes no token visits, and the embedding rows of tokens not
+// seen, are never read), but every other tensor - attention, heads, norms,
+// biases, all read in full by the first forward - read ahead now, in the
+// background (MADV_WILLNEED: the load does not wait for the disk). Best
+// effort: a failure is logged, nothing else changes.
+void AdviseNodeRecordsFile(const SafetensorsReader& reader,
+                           const std::string& embedding) {
+  const std::vector<TensorInfo>& all = reader.tensors();
+  if (all.empty()) return;
+  const uint8_t* lo = reader.Bytes(all.front()).data();
+  const uint8_t* hi = lo;
+  for (const TensorInfo& t : all) {
+    const std::span<const uint8_t> b = reader.Bytes(t);
+    lo = std::min(lo, b.data());
+    hi = std::max(hi, b.data() + b.size());
+  }
+  Status advice = internal::AdviseRandomAccess(
+      std::span<const uint8_t>(lo, static_cast<size_t>(hi - lo)));
+  std::vector<std::span<const uint8_t>> ranges;  // merged when adjacent
+  for (const TensorInfo& t : all) {
+    if (IsRecordsTensor(t.name) || t.name == embedding || t.size_bytes == 0) {
+      continue;
+    }
+    const std::span<const uint8_t> b = reader.Bytes(t);
+    if (!ranges.empty() && ranges.back().data() + ranges.back().size() ==
+                               b.data()) {
+      ranges.back() = {ranges.back().data(), ranges.back().size() + b.size()};
+    } else {
+      ranges.push_back(b);
+    }
+  }
+  for (const auto& r : ranges) {
+    if (!advice.ok()) break;
+    advice = internal::AdviseWillNeed(r);
+  }
+  if (!advice.ok()) {
+    FFF_LOG(kWarning, "{}: {} (page-cache advice not applied)", reader.path(),
+            advice.ToString());
+  }
 }
 
 // A pruned FFF layer (`fff prune`, docs/routing.md): `<prefix>kept_nodes`
@@ -229,43 +347,21 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
           reader.path(), it->second, FfName(c),
           c.fff_pruned ? " (pruned)" : ""));
     }
-    node_records = true;
-    // No read-ahead anywhere in the mapping (a fault reads its page only),
-    // but every tensor except the FFF records read ahead now: the records
-    // of nodes no token visits are never read.
-    const std::vector<TensorInfo>& all = reader.tensors();
-    if (!all.empty()) {
-      const uint8_t* lo = reader.Bytes(all.front()).data();
-      const uint8_t* hi = lo;
-      for (const TensorInfo& t : all) {
-        const std::span<const uint8_t> b = reader.Bytes(t);
-        lo = std::min(lo, b.data());
-        hi = std::max(hi, b.data() + b.size());
-      }
-      Status advice = internal::AdviseRandomAccess(
-          std::span<const uint8_t>(lo, static_cast<size_t>(hi - lo)));
-      std::vector<std::pair<uint64_t, uint64_t>> ranges;  // file offsets
-      for (const TensorInfo& t : all) {
-        if (t.name.rfind("fff.layers.", 0) == 0 && t.name.size() > 8 &&
-            t.name.compare(t.name.size() - 8, 8, ".records") == 0) {
-          continue;
-        }
-        const uint64_t at = reader.DataOffset() + t.offset_bytes;
-        if (!ranges.empty() && ranges.back().second == at) {
-          ranges.back().second += t.size_bytes;  // adjacent: one range
-        } else {
-          ranges.emplace_back(at, at + t.size_bytes);
-        }
-      }
-      if (advice.ok()) {
-        advice = internal::ReadIntoPageCache(reader.path(), ranges);
-      }
-      if (!advice.ok()) {
-        FFF_LOG(kWarning, "{}: {} (page-cache advice not applied)",
-                reader.path(), advice.ToString());
-      }
+    const auto tc = reader.metadata().find("fff_linear_tile_cols");
+    if (tc == reader.metadata().end() ||
+        tc->second != std::to_string(kLinearTileCols)) {
+      return DataLossError(fmt::format(
+          "{}: fff_linear_tile_cols is \"{}\", this fff reads tiles of {} "
+          "columns; convert the published checkpoint again with `fff convert`",
+          reader.path(),
+          tc == reader.metadata().end() ? "(missing)" : tc->second,
+          kLinearTileCols));
     }
-    if (reader.Find("fff.pad") != nullptr) tr.MarkUsed("fff.pad");
+    node_records = true;
+    tr.EnableViews();
+    for (const TensorInfo& t : reader.tensors()) {  // alignment padding
+      if (t.name.rfind("fff.pad", 0) == 0) tr.MarkUsed(t.name);
+    }
   }
 
   // The tied word embedding / decoder: either name, or both (equal).
@@ -278,6 +374,7 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
         kDecoder, reader.path()));
   }
   const std::string& emb_name = has_word ? kWord : kDecoder;
+  if (node_records) AdviseNodeRecordsFile(reader, emb_name);
   const TensorInfo* emb = reader.Find(emb_name);
   if (emb->shape.size() != 2 || emb->shape[1] != d) {
     return Status(StatusCode::kDataLoss,
@@ -288,7 +385,8 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
   }
   if (c.vocab_size == 0) c.vocab_size = emb->shape[0];
   const int64_t v = c.vocab_size;
-  FFF_RETURN_IF_ERROR(tr.Read(emb_name, {v, d}, &w.word_emb));
+  FFF_RETURN_IF_ERROR(
+      tr.ReadOrView(emb_name, {v, d}, &w.word_emb_storage, &w.word_emb));
   if (has_word && has_decoder) tr.MarkUsed(kDecoder);  // the tied copy
 
   std::vector<float> scale;
@@ -311,7 +409,7 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
     FFF_RETURN_IF_ERROR(tr.Read(p + "norm2.bias", {d}, &l.norm2_b));
     const std::string a = p + "attn.self_attention.";
     FFF_RETURN_IF_ERROR(
-        tr.Read(a + "query_key_value.weight", {3 * d, d}, &l.qkv_w));
+        tr.ReadLinear(a + "query_key_value.weight", 3 * d, d, &l.qkv_w));
     FFF_RETURN_IF_ERROR(
         tr.ReadIf(c.qkv_bias, a + "query_key_value.bias", {3 * d}, &l.qkv_b));
     const std::string nf = a + "norm_factor";
@@ -323,8 +421,8 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
       l.norm_factor =
           static_cast<float>(1.0 / std::sqrt(static_cast<double>(d / c.n_heads)));
     }
-    FFF_RETURN_IF_ERROR(
-        tr.Read(p + "attn.dense.weight", {d, d}, &l.attn_out_w));
+    FFF_RETURN_IF_ERROR(tr.ReadLinear(p + "attn.dense.weight", d, d,
+                                      &l.attn_out_w));
     FFF_RETURN_IF_ERROR(
         tr.ReadIf(c.use_bias, p + "attn.dense.bias", {d}, &l.attn_out_b));
     const std::string f = p + "ffn.";
@@ -401,16 +499,20 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
   // Heads: a classification checkpoint has head.* and no decoder; a
   // pretraining checkpoint has the (tied) decoder. A file with both (e.g.
   // `fff synth`'s) gets both heads.
-  const bool has_head = tr.Has("head.weight");
-  if (has_decoder || !has_head) {
-    w.decoder_w = w.word_emb;
+  const bool has_head = tr.HasLinear("head.weight");
+  if (tr.HasLinear(kDecoder) || !has_head) {
+    if (tr.Has(std::string(kTiledLinearPrefix) + kDecoder)) {
+      FFF_RETURN_IF_ERROR(tr.ReadLinear(kDecoder, v, d, &w.decoder_w));
+      tr.AddParameters(-v * d);  // the tied embedding, counted once
+    } else {
+      w.decoder_w.plain = w.word_emb;  // tied
+    }
     if (c.decoder_bias) {
       FFF_RETURN_IF_ERROR(tr.Read("decoder.bias", {v}, &w.decoder_b));
     }
   }
   if (has_head) {
-    const TensorInfo* hw = reader.Find("head.weight");
-    const bool pooler_dense = tr.Has("pooler.dense.weight");
+    const bool pooler_dense = tr.HasLinear("pooler.dense.weight");
     if (pooler_dense != c.pooler_dense) {
       return Status(
           StatusCode::kDataLoss,
@@ -422,22 +524,37 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
     const int64_t head_in = pooler_dense ? c.pooler_dim : d;
     if (pooler_dense) {
       FFF_RETURN_IF_ERROR(
-          tr.Read("pooler.dense.weight", {c.pooler_dim, d}, &w.pooler_w));
+          tr.ReadLinear("pooler.dense.weight", c.pooler_dim, d, &w.pooler_w));
       FFF_RETURN_IF_ERROR(
           tr.Read("pooler.dense.bias", {c.pooler_dim}, &w.pooler_b));
     }
-    if (hw->shape.size() != 2 || hw->shape[0] < 1 || hw->shape[1] != head_in) {
+    // n_labels from the bias (the tiled weight is flat).
+    const TensorInfo* hb = reader.Find("head.bias");
+    if (hb == nullptr || hb->shape.size() != 1 || hb->shape[0] < 1) {
+      return Status(StatusCode::kDataLoss,
+                    fmt::format("tensor \"head.bias\" in {}: expected shape "
+                                "[n_labels], got {}",
+                                reader.path(),
+                                hb == nullptr ? std::string("(missing)")
+                                              : ShapeString(hb->shape)));
+    }
+    const int64_t n_labels = hb->shape[0];
+    const TensorInfo* hw = reader.Find("head.weight");
+    if (hw != nullptr && (hw->shape.size() != 2 || hw->shape[0] != n_labels ||
+                          hw->shape[1] != head_in)) {
       return Status(StatusCode::kDataLoss,
                     fmt::format("tensor \"head.weight\" in {}: expected shape "
-                                "[n_labels, {}], got {}",
-                                reader.path(), head_in, ShapeString(hw->shape)));
+                                "[{}, {}] (n_labels from head.bias), got {}",
+                                reader.path(), n_labels, head_in,
+                                ShapeString(hw->shape)));
     }
-    const int64_t n_labels = hw->shape[0];
-    FFF_RETURN_IF_ERROR(tr.Read("head.weight", {n_labels, head_in}, &w.head_w));
+    FFF_RETURN_IF_ERROR(
+        tr.ReadLinear("head.weight", n_labels, head_in, &w.head_w));
     FFF_RETURN_IF_ERROR(tr.Read("head.bias", {n_labels}, &w.head_b));
   }
   tr.ReportUnused();
   w.n_parameters = tr.n_parameters();
+  w.views_mapping = node_records;
   return w;
 }
 
@@ -456,8 +573,9 @@ Result<ModelWeights> LoadHfBertWeights(const SafetensorsReader& reader,
         tr.Read(tr.Pick({base + ".weight", base + ".gamma"}), {d}, g));
     return tr.Read(tr.Pick({base + ".bias", base + ".beta"}), {d}, b);
   };
-  FFF_RETURN_IF_ERROR(
-      tr.Read(p + "embeddings.word_embeddings.weight", {v, d}, &w.word_emb));
+  FFF_RETURN_IF_ERROR(tr.Read(p + "embeddings.word_embeddings.weight", {v, d},
+                              &w.word_emb_storage));
+  w.word_emb = w.word_emb_storage;
   FFF_RETURN_IF_ERROR(tr.Read(p + "embeddings.position_embeddings.weight",
                               {c.max_seq_length, d}, &w.pos_table));
   w.pos_scale = 1.0f;
@@ -482,18 +600,19 @@ Result<ModelWeights> LoadHfBertWeights(const SafetensorsReader& reader,
     }
     // Interleave per head: rows h*3*d_head + k*d_head + j = part k's row
     // h*d_head + j (the Megatron layout the attention kernel reads).
-    l.qkv_w.resize(static_cast<size_t>(3 * d * d));
+    std::vector<float> qkv(static_cast<size_t>(3 * d * d));
     l.qkv_b.resize(static_cast<size_t>(3 * d));
     for (int64_t h = 0; h < n_heads; ++h) {
       for (int k = 0; k < 3; ++k) {
         for (int64_t j = 0; j < d_head; ++j) {
           const int64_t dst = h * 3 * d_head + k * d_head + j;
           const int64_t src = h * d_head + j;
-          std::copy_n(qkv_w[k].begin() + src * d, d, l.qkv_w.begin() + dst * d);
+          std::copy_n(qkv_w[k].begin() + src * d, d, qkv.begin() + dst * d);
           l.qkv_b[static_cast<size_t>(dst)] = qkv_b[k][static_cast<size_t>(src)];
         }
       }
     }
+    l.qkv_w.Own(std::move(qkv));
     l.norm_factor =
         static_cast<float>(1.0 / std::sqrt(static_cast<double>(d_head)));
     FFF_RETURN_IF_ERROR(
@@ -529,7 +648,7 @@ Result<ModelWeights> LoadHfBertWeights(const SafetensorsReader& reader,
     if (tr.Has(m + "decoder.weight")) {
       FFF_RETURN_IF_ERROR(tr.Read(m + "decoder.weight", {v, d}, &w.decoder_w));
     } else {
-      w.decoder_w = w.word_emb;  // tied
+      w.decoder_w.plain = w.word_emb;  // tied
     }
     if (tr.Has(m + "decoder.bias")) tr.MarkUsed(m + "decoder.bias");
   } else {

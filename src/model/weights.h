@@ -5,6 +5,7 @@
 #define FFF_SRC_MODEL_WEIGHTS_H_
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "fff/fff.h"
@@ -15,20 +16,38 @@
 
 namespace fff {
 
+// A Linear's weight: PyTorch [d_out, d_in] floats (`plain`: `storage`, or
+// another array such as the tied word embedding), or W^T in the tiled
+// layout of src/kernels/linear.h (`tiled`: a view of the mapped checkpoint,
+// written by fff convert). Both empty: absent.
+struct LinearWeight {
+  std::vector<float> storage;
+  std::span<const float> plain, tiled;
+
+  bool empty() const { return plain.empty() && tiled.empty(); }
+  void Own(std::vector<float> v) {
+    storage = std::move(v);
+    plain = storage;
+  }
+  void Clear() { *this = LinearWeight{}; }
+};
+
 // One encoder layer. Linear weights are PyTorch [d_out, d_in]; empty vectors
 // mean "absent" (biases of bias-free models). The loader converts crammedBERT's
 // query_key_value (already per-head interleaved) as is.
 struct LayerWeights {
   std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;
-  std::vector<float> qkv_w, qkv_b;            // [3*d_model, d_model]
+  LinearWeight qkv_w;                         // [3*d_model, d_model]
+  std::vector<float> qkv_b;
   float norm_factor = 0;                      // attention score scale
-  std::vector<float> attn_out_w, attn_out_b;  // [d_model, d_model]
+  LinearWeight attn_out_w;                    // [d_model, d_model]
+  std::vector<float> attn_out_b;
   std::vector<float> ff_in_w, ff_in_b;        // dense: [d_ff, d_model]
   std::vector<float> ff_out_w, ff_out_b;      // dense: [d_model, d_ff(/2)]
   std::vector<float> fff_w_in, fff_b_in;      // FFF: [trees*nodes, d_model]
   std::vector<float> fff_w_out;               // FFF: node-major [trees*nodes, d_model]
   std::vector<uint8_t> fff_kept;  // pruned FFF: 1 per kept node [trees*nodes]
-  // Zero-copy FFF (fff-node-records-v1): views into the mapped checkpoint
+  // Zero-copy FFF (fff-node-records-v2): views into the mapped checkpoint
   // (then fff_w_in / fff_b_in / fff_w_out stay empty); the views' owner,
   // the SafetensorsReader, must outlive them.
   FffWeightsView fff_view;
@@ -37,7 +56,9 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-  std::vector<float> word_emb;   // [vocab, d_model]
+  // [vocab, d_model]: word_emb_storage, or a view of the mapped checkpoint.
+  std::vector<float> word_emb_storage;
+  std::span<const float> word_emb;
   // [max_seq_length, d_model]: crammedBERT's unscaled sinusoid (times
   // pos_scale), or HF BERT's learned position embeddings (pos_scale 1).
   std::vector<float> pos_table;
@@ -46,12 +67,19 @@ struct ModelWeights {
   std::vector<float> emb_norm_w, emb_norm_b;
   std::vector<LayerWeights> layers;
   std::vector<float> final_norm_w, final_norm_b;
-  std::vector<float> decoder_w, decoder_b;  // [vocab, d_model]; empty: no MLM head
+  LinearWeight decoder_w;  // [vocab, d_model] (tied); empty: no MLM head
+  std::vector<float> decoder_b;
   // HF BERT's MLM transform: GELU(x W^T + b), then LayerNorm.
-  std::vector<float> mlm_dense_w, mlm_dense_b, mlm_norm_w, mlm_norm_b;
-  std::vector<float> pooler_w, pooler_b;    // [pooler_dim, d_model]; optional
-  std::vector<float> head_w, head_b;        // [n_labels, in]; empty: no classifier
+  LinearWeight mlm_dense_w;
+  std::vector<float> mlm_dense_b, mlm_norm_w, mlm_norm_b;
+  LinearWeight pooler_w;  // [pooler_dim, d_model]; optional
+  std::vector<float> pooler_b;
+  LinearWeight head_w;    // [n_labels, in]; empty: no classifier
+  std::vector<float> head_b;
   int64_t n_parameters = 0;
+  // Some weights are views of the checkpoint's mapping (fff convert's
+  // layout): the SafetensorsReader must outlive them.
+  bool views_mapping = false;
 };
 
 // Loads a crammedBERT / UltraFastBERT checkpoint (tensor names in

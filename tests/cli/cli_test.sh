@@ -100,7 +100,7 @@ contains "$tmp/out" '"pruned_stops":' "pruned stops counted"
 expect 1 "prune a dense model" -- "$fff" prune -m "$data/golden/dense-gelu" --threshold 1 -o "$tmp/pd" "text"
 expect 2 "prune needs a threshold" -- "$fff" prune -m "$model" -o "$tmp/px" "text"
 expect 0 "convert to the zero-copy layout" -- "$fff" convert -m "$model" -o "$tmp/records"
-contains "$tmp/out" '"layout":"fff-node-records-v1"' "convert report"
+contains "$tmp/out" '"layout":"fff-node-records-v2"' "convert report"
 "$fff" embed -m "$model" "a text to embed" > "$tmp/emb_a" 2>/dev/null
 "$fff" embed -m "$tmp/records" "a text to embed" > "$tmp/emb_b" 2>/dev/null
 cmp -s "$tmp/emb_a" "$tmp/emb_b" || { echo "FAIL: converted model embeds differently"; fails=$((fails + 1)); }

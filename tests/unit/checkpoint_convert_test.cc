@@ -16,6 +16,7 @@
 
 #include "fff/model.h"
 #include "fff/safetensors.h"
+#include "src/kernels/linear.h"
 #include "tests/testing/expect_status.h"
 #include "tests/testing/model_dirs.h"
 #include "tests/testing/random_ids.h"
@@ -47,13 +48,38 @@ std::vector<float> Encode(Model& m,
   return h;
 }
 
+// `src` (a classifier) with its word embedding also as "decoder.weight", the
+// tied copy: a checkpoint with both heads, as `fff synth` writes.
+std::string WithBothHeads(const std::string& src) {
+  const std::string dir = TempDir("both_heads");
+  fs::create_directories(dir);
+  fs::copy(src + "/config.json", dir + "/config.json");
+  Result<SafetensorsReader> r =
+      SafetensorsReader::Open(src + "/model.safetensors");
+  EXPECT_TRUE(r.ok());
+  std::vector<TensorToWrite> tensors;
+  for (const TensorInfo& t : r->tensors()) {
+    tensors.push_back({t.name, t.dtype, t.shape, r->Bytes(t).data()});
+    if (t.name == "encoder.embedding.word_embedding.weight") {
+      tensors.push_back({"decoder.weight", t.dtype, t.shape,
+                         r->Bytes(t).data()});
+    }
+  }
+  EXPECT_TRUE(
+      WriteSafetensors(dir + "/model.safetensors", tensors, r->metadata()).ok());
+  return dir;
+}
+
 TEST(ConvertToNodeRecords, SameOutputsBitwiseWithTheFffWeightsMapped) {
-  for (const char* name : {"fff-1x3", "fff-2x2", "cls-fff-zero"}) {
-    SCOPED_TRACE(name);
-    const std::string dst = TempDir(name);
-    Result<ConvertReport> r = ConvertToNodeRecords(GoldenDir(name), dst);
+  const std::string both = WithBothHeads(GoldenDir("cls-fff-zero"));
+  for (const std::string& src :
+       {GoldenDir("fff-1x3"), GoldenDir("fff-2x2"), GoldenDir("cls-fff-zero"),
+        both}) {
+    SCOPED_TRACE(src);
+    const std::string dst = TempDir(fs::path(src).filename().string());
+    Result<ConvertReport> r = ConvertToNodeRecords(src, dst);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    Result<Model> a = Load(GoldenDir(name));
+    Result<Model> a = Load(src);
     Result<Model> b = Load(dst);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     ASSERT_TRUE(b.ok()) << b.status().ToString();
@@ -65,9 +91,20 @@ TEST(ConvertToNodeRecords, SameOutputsBitwiseWithTheFffWeightsMapped) {
       EXPECT_EQ(regions[i].size() % 4096, 0u);
     }
     EXPECT_EQ(a->n_parameters(), b->n_parameters());
+    EXPECT_EQ(a->has_mlm_head(), b->has_mlm_head());
+    EXPECT_EQ(a->n_labels(), b->n_labels());
     const auto ids = RandomSequences(7, a->config().vocab_size,
                                      a->config().max_seq_length, 3);
-    EXPECT_EQ(Encode(*a, ids), Encode(*b, ids));
+    const std::vector<float> ha = Encode(*a, ids);
+    EXPECT_EQ(ha, Encode(*b, ids));
+    if (a->has_mlm_head()) {
+      const int64_t d = a->config().d_model;
+      const int64_t rows = static_cast<int64_t>(ha.size()) / d;
+      std::vector<float> la, lb;
+      ASSERT_TRUE(a->MlmLogits(MatrixView<const float>(ha, rows, d), &la).ok());
+      ASSERT_TRUE(b->MlmLogits(MatrixView<const float>(ha, rows, d), &lb).ok());
+      EXPECT_EQ(la, lb);
+    }
     if (a->n_labels() > 0) {
       std::vector<std::span<const int32_t>> seqs(ids.begin(), ids.end());
       std::vector<float> la, lb;
@@ -100,14 +137,46 @@ TEST(ConvertToNodeRecords, PublishedTensorsAreRecoverable) {
                 "encoder.layers.1.ffn.linear_out.weight"),
             std::string::npos);
   EXPECT_EQ(names["fff.layers.1.b_in"], "encoder.layers.1.ffn.linear_in.bias");
-  // Every other tensor is byte for byte the source's.
+  EXPECT_EQ(c->metadata().at("fff_linear_tile_cols"),
+            std::to_string(kLinearTileCols));
+  // The dense Linear weights untile to the source's; every other tensor
+  // but the FFF ones is byte for byte the source's.
+  int n_tiled = 0;
   for (const TensorInfo& t : s->tensors()) {
     if (t.name.find(".ffn.") != std::string::npos) continue;
+    SCOPED_TRACE(t.name);
     const TensorInfo* u = c->Find(t.name);
-    ASSERT_NE(u, nullptr) << t.name;
+    const TensorInfo* tiled = c->Find(kTiledLinearPrefix + t.name);
+    if (tiled != nullptr) {
+      ++n_tiled;
+      EXPECT_NE(names[tiled->name].get<std::string>().find(t.name),
+                std::string::npos);
+      ASSERT_EQ(t.dtype, DType::kF32);
+      ASSERT_EQ(t.shape.size(), 2u);
+      const int64_t d_out = t.shape[0], d_in = t.shape[1];
+      std::vector<float> w(static_cast<size_t>(d_out * d_in));
+      ASSERT_STATUS_OK(UntileLinearWeights(
+          d_in, d_out,
+          {reinterpret_cast<const float*>(c->Bytes(*tiled).data()), w.size()},
+          w));
+      EXPECT_EQ(std::memcmp(w.data(), s->Bytes(t).data(), w.size() * 4), 0);
+      // Replaced, except the decoder when it is also the only name of the
+      // word embedding (this file's case), which the lookup reads.
+      EXPECT_EQ(u != nullptr, t.name == "decoder.weight" &&
+                                  !s->Find("encoder.embedding.word_embedding.weight"));
+      if (u == nullptr) continue;
+    }
+    ASSERT_NE(u, nullptr);
     const auto x = s->Bytes(t), y = c->Bytes(*u);
     ASSERT_EQ(x.size(), y.size());
-    EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size()), 0) << t.name;
+    EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size()), 0);
+  }
+  // qkv and attention dense in each of the 3 layers, and the decoder.
+  EXPECT_EQ(n_tiled, 3 * 2 + 1);
+  // Every tiled tensor starts on a page.
+  for (const TensorInfo& t : c->tensors()) {
+    if (t.name.rfind(kTiledLinearPrefix, 0) != 0) continue;
+    EXPECT_EQ((c->DataOffset() + t.offset_bytes) % 4096, 0u) << t.name;
   }
   // linear_in.weight = records[:n, :d]; linear_out.weight = records[:n,
   // d:2d] transposed; linear_in.bias = b_in.

@@ -1,7 +1,6 @@
 // The encoder's ops against double-precision references: the attention core
 // (plain version and the SIMD kernel on every compiled target), LayerNorm,
-// GELU-gated units, the sinusoid table and Linear (oneDNN) including its
-// bitwise independence of batch position and thread count.
+// GELU-gated units and the sinusoid table (Linear: linear_test.cc).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +11,6 @@
 
 #include "src/kernels/encoder_kernels.h"
 #include "src/kernels/encoder_ops.h"
-#include "src/kernels/linear.h"
 
 namespace fff {
 namespace {
@@ -219,68 +217,6 @@ TEST(SinusoidTest, MatchesFormula) {
       EXPECT_NEAR(t[p * d + 2 * i + 1], std::cos(p * freq), tol);
     }
   }
-}
-
-TEST(LinearTest, MatchesReferenceAndIsBitwiseIndependentOfBatch) {
-  for (int64_t tile_cols : {0, 16}) {  // one tile; 3 tiles (16 + 16 + 13)
-  for (auto act : {LinearActivation::kNone, LinearActivation::kGelu,
-                   LinearActivation::kTanh}) {
-    const int64_t d_in = 67, d_out = 45;
-    const std::vector<float> w = Uniform(static_cast<size_t>(d_in * d_out), 11);
-    const std::vector<float> b = Uniform(static_cast<size_t>(d_out), 12);
-    LinearOptions lo;
-    lo.activation = act;
-    lo.n_threads = 2;
-    lo.block_rows = 8;
-    lo.tile_cols = tile_cols;
-    Result<Linear> lr = Linear::Create(d_in, d_out, w, b, lo, "test");
-    ASSERT_TRUE(lr.ok()) << lr.status().ToString();
-    const int64_t rows = 29;
-    const std::vector<float> x = Uniform(static_cast<size_t>(rows * d_in), 13);
-    std::vector<float> y(static_cast<size_t>(rows * d_out));
-    ASSERT_TRUE(lr->Forward(MatrixView<const float>(x, rows, d_in),
-                            MatrixView<float>(y, rows, d_out), 2)
-                    .ok());
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t o = 0; o < d_out; ++o) {
-        double z = b[o], mag = std::fabs(b[o]);
-        for (int64_t i = 0; i < d_in; ++i) {
-          z += double{x[r * d_in + i]} * w[o * d_in + i];
-          mag += std::fabs(double{x[r * d_in + i]} * w[o * d_in + i]);
-        }
-        double want = z;
-        if (act == LinearActivation::kGelu) want = 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
-        if (act == LinearActivation::kTanh) want = std::tanh(z);
-        const double tol = (d_in + 2) * kU * mag * 1.13 + 4e-7 * (1 + std::fabs(want));
-        EXPECT_NEAR(y[r * d_out + o], want, tol) << "row " << r << " out " << o;
-      }
-    }
-    // Each row alone, 1 thread: the same bits.
-    for (int64_t r = 0; r < rows; r += 5) {
-      std::vector<float> y1(static_cast<size_t>(d_out));
-      ASSERT_TRUE(lr->Forward(MatrixView<const float>(
-                                  std::span<const float>(x).subspan(r * d_in, d_in), 1, d_in),
-                              MatrixView<float>(y1, 1, d_out), 1)
-                      .ok());
-      EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y.begin() + r * d_out))
-          << "row " << r << " tile_cols " << tile_cols;
-    }
-  }
-  }
-}
-
-TEST(LinearTest, RejectsBadArguments) {
-  const std::vector<float> w(12, 0.5f);
-  EXPECT_FALSE(Linear::Create(4, 3, std::span<const float>(w).first(11), {}, {}, "w").ok());
-  Result<Linear> bad_b = Linear::Create(4, 3, w, std::vector<float>(2), {}, "bias");
-  ASSERT_FALSE(bad_b.ok());
-  EXPECT_NE(bad_b.status().message().find("bias"), std::string::npos);
-  Result<Linear> l = Linear::Create(4, 3, w, {}, {}, "ok");
-  ASSERT_TRUE(l.ok());
-  std::vector<float> x(8), y(6);
-  EXPECT_FALSE(l->Forward(MatrixView<const float>(x, 2, 4), MatrixView<float>(y, 3, 2), 1).ok());
-  EXPECT_FALSE(l->Forward(MatrixView<const float>(x, 1, 4, 8), MatrixView<float>(y, 2, 3), 1).ok());
-  EXPECT_TRUE(l->Forward(MatrixView<const float>(x, 2, 4), MatrixView<float>(y, 2, 3), 1).ok());
 }
 
 }  // namespace

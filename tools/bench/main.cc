@@ -71,8 +71,11 @@ int main(int argc, char** argv) {
                         "the first sentence: the first line with this many "
                         "tokens (+-2; 0: line 1)");
   residency->add_flag("--load-only", ro.load_only,
-                      "only the load (any checkpoint: compare published and "
-                      "converted)");
+                      "only the load and a first sentence right after it "
+                      "(any checkpoint: compare published and converted)");
+  residency->add_flag("--warm", ro.warm,
+                      "keep the file in the page cache (default: evict it "
+                      "first)");
 
   auto* tokenizer = app.add_subcommand(
       "tokenizer", "WordPiece tokenizer throughput (MB/s, one thread)");

@@ -4,6 +4,7 @@
 // real sentences and, after 1, 10, 100, ... of them, compares the resident
 // bytes of the FFF weights (mincore over the mapped records and biases) with
 // the bytes of the rows the routing actually visited (docs/routing.md).
+// With --load-only: the load and a first sentence (any checkpoint).
 #ifndef FFF_TOOLS_BENCH_RESIDENCY_BENCH_H_
 #define FFF_TOOLS_BENCH_RESIDENCY_BENCH_H_
 
@@ -24,7 +25,10 @@ struct ResidencyBenchOptions {
   // special tokens included), skipping the lines before it; 0: line 1.
   int64_t first_tokens = 20;
   int n_threads = 0;
-  bool load_only = false;  // stop after the load measurement
+  // Stop after the load measurement and one fixed sentence embedded right
+  // after it (time to the first output, RSS after it).
+  bool load_only = false;
+  bool warm = false;  // leave the file in the page cache (no eviction)
 };
 
 // Prints one JSON line per point (and one for the load) on stdout and a
