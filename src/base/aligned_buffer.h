@@ -9,9 +9,9 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <span>
 #include <string>
 #include <type_traits>
-#include <span>
 #include <utility>
 
 #include "fff/status.h"

@@ -91,8 +91,10 @@ namespace {
 Status Advise(std::span<const uint8_t> bytes, int advice, const char* name) {
   if (bytes.empty()) return Status::Ok();
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(bytes.data()) / page * page;
-  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size();
+  const uintptr_t begin =
+      reinterpret_cast<uintptr_t>(bytes.data()) / page * page;
+  const uintptr_t end =
+      reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size();
   if (::madvise(reinterpret_cast<void*>(begin), end - begin, advice) != 0) {
     return ErrnoError(errno, std::string("madvise(") + name + ")");
   }

@@ -80,8 +80,8 @@ bool Linear::views_weights() const { return impl_->views_weights; }
 
 namespace {
 
-Status CheckTiledSizes(int64_t d_in, int64_t d_out, size_t plain,
-                       size_t tiled, const char* what) {
+Status CheckTiledSizes(int64_t d_in, int64_t d_out, size_t plain, size_t tiled,
+                       const char* what) {
   if (d_in < 1 || d_out < 1 || d_in > (int64_t{1} << 24) ||
       d_out > (int64_t{1} << 24)) {
     return InvalidArgumentError(fmt::format(
@@ -91,8 +91,8 @@ Status CheckTiledSizes(int64_t d_in, int64_t d_out, size_t plain,
   if (static_cast<int64_t>(plain) != d_in * d_out ||
       static_cast<int64_t>(tiled) != d_in * d_out) {
     return InvalidArgumentError(fmt::format(
-        "fff: {}: expected {} x {} = {} floats in and out, got {} and {}",
-        what, d_out, d_in, d_in * d_out, plain, tiled));
+        "fff: {}: expected {} x {} = {} floats in and out, got {} and {}", what,
+        d_out, d_in, d_in * d_out, plain, tiled));
   }
   return Status::Ok();
 }
@@ -135,8 +135,7 @@ Result<Linear> Linear::Create(int64_t d_in, int64_t d_out,
                               std::span<const float> w,
                               std::span<const float> b,
                               const LinearOptions& options, std::string name) {
-  return CreateImpl(d_in, d_out, w, {}, b, options,
-                    std::move(name));
+  return CreateImpl(d_in, d_out, w, {}, b, options, std::move(name));
 }
 
 Result<Linear> Linear::CreateFromTiled(int64_t d_in, int64_t d_out,
@@ -172,18 +171,17 @@ Result<Linear> Linear::CreateImpl(int64_t d_in, int64_t d_out,
         "fff: {}: bias: expected {} elements, got {}", name, d_out, b.size()));
   }
   if (options.n_threads < 1 || options.n_threads > kMaxThreads) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: n_threads: expected 1..{}, got {}", name, kMaxThreads,
-        options.n_threads));
+    return InvalidArgumentError(
+        fmt::format("fff: {}: n_threads: expected 1..{}, got {}", name,
+                    kMaxThreads, options.n_threads));
   }
   if (options.block_rows < 0 || options.block_rows > 4096) {
-    return InvalidArgumentError(fmt::format(
-        "fff: {}: block_rows: expected 0..4096, got {}", name,
-        options.block_rows));
+    return InvalidArgumentError(
+        fmt::format("fff: {}: block_rows: expected 0..4096, got {}", name,
+                    options.block_rows));
   }
-  if (options.tile_cols < 0 ||
-      (tiled && options.tile_cols != 0 &&
-       options.tile_cols != kLinearTileCols)) {
+  if (options.tile_cols < 0 || (tiled && options.tile_cols != 0 &&
+                                options.tile_cols != kLinearTileCols)) {
     return InvalidArgumentError(fmt::format(
         "fff: {}: tile_cols: expected {}, got {}", name,
         tiled ? fmt::format("0 or {} (tiled weights)", kLinearTileCols)
@@ -194,8 +192,8 @@ Result<Linear> Linear::CreateImpl(int64_t d_in, int64_t d_out,
   Impl& im = *impl;
   im.d_in = d_in;
   im.d_out = d_out;
-  im.block_rows = options.block_rows > 0 ? options.block_rows
-                                         : kDefaultBlockRows;
+  im.block_rows =
+      options.block_rows > 0 ? options.block_rows : kDefaultBlockRows;
   im.tile_cols = std::min(
       d_out, options.tile_cols > 0 ? options.tile_cols : kDefaultTileCols);
   im.name = std::move(name);
@@ -241,8 +239,8 @@ Result<Linear> Linear::CreateImpl(int64_t d_in, int64_t d_out,
       if (found == made.end()) {
         const memory::desc w_any({d_in, n}, Dt::f32, Tag::any);
         dnnl::matmul::primitive_desc pd(
-            dnnl::matmul::desc(tile.x_md, w_any, b_md, tile.y_strided_md),
-            attr, im.engine);
+            dnnl::matmul::desc(tile.x_md, w_any, b_md, tile.y_strided_md), attr,
+            im.engine);
         found = made.emplace(n, std::make_pair(pd, dnnl::matmul(pd))).first;
       }
       const dnnl::matmul::primitive_desc& pd = found->second.first;
@@ -285,14 +283,13 @@ Result<Linear> Linear::CreateImpl(int64_t d_in, int64_t d_out,
       FFF_RETURN_IF_ERROR(t.scratch_storage.AllocateUninitialized(
           scratch_bytes + kScratchpadAlignment, "linear scratchpad"));
       const auto base = reinterpret_cast<uintptr_t>(t.scratch_storage.data());
-      t.scratch = reinterpret_cast<char*>(
-          (base + kScratchpadAlignment - 1) / kScratchpadAlignment *
-          kScratchpadAlignment);
+      t.scratch =
+          reinterpret_cast<char*>((base + kScratchpadAlignment - 1) /
+                                  kScratchpadAlignment * kScratchpadAlignment);
     }
   } catch (const dnnl::error& e) {
-    return InternalError(fmt::format("fff: {}: oneDNN: {} (status {})",
-                                      im.name, e.what(),
-                                      static_cast<int>(e.status)));
+    return InternalError(fmt::format("fff: {}: oneDNN: {} (status {})", im.name,
+                                     e.what(), static_cast<int>(e.status)));
   }
   FFF_LOG(kDebug, "{}: linear {} -> {}, tiles of {} rows x {} columns, {}{}",
           im.name, d_in, d_out, im.block_rows, im.tile_cols, im.impl_name,
@@ -308,9 +305,9 @@ void Linear::Impl::RunTile(ThreadState& t, const Tile& tile, const float* x,
     std::memcpy(t.x_stage.data(), x,
                 static_cast<size_t>(rows * d_in) * sizeof(float));
     // Padding rows are computed and dropped; zeros keep them finite.
-    std::memset(t.x_stage.data() + rows * d_in, 0,
-                static_cast<size_t>((block_rows - rows) * d_in) *
-                    sizeof(float));
+    std::memset(
+        t.x_stage.data() + rows * d_in, 0,
+        static_cast<size_t>((block_rows - rows) * d_in) * sizeof(float));
     src = t.x_stage.data();
   }
   // memory objects are cheap handles; made per call so threads never share.
@@ -345,7 +342,8 @@ Status Linear::Forward(MatrixView<const float> x, MatrixView<float> y,
         fmt::format("fff: {}: y: expected {} rows (as x), got {}", im.name,
                     x.rows, y.rows));
   }
-  if ((x.rows > 1 && x.stride != x.cols) || (y.rows > 1 && y.stride != y.cols)) {
+  if ((x.rows > 1 && x.stride != x.cols) ||
+      (y.rows > 1 && y.stride != y.cols)) {
     return InvalidArgumentError(fmt::format(
         "fff: {}: expected contiguous rows (stride == cols), got x stride {} "
         "y stride {}",
@@ -356,8 +354,8 @@ Status Linear::Forward(MatrixView<const float> x, MatrixView<float> y,
     return InvalidArgumentError(
         fmt::format("fff: {}: x and y overlap", im.name));
   }
-  const int threads = std::clamp(n_threads, 1,
-                                 static_cast<int>(im.threads.size()));
+  const int threads =
+      std::clamp(n_threads, 1, static_cast<int>(im.threads.size()));
   const int64_t n_blocks = (x.rows + im.block_rows - 1) / im.block_rows;
   const int64_t n_tiles = static_cast<int64_t>(im.tiles.size());
   std::atomic<bool> failed{false};

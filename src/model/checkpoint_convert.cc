@@ -113,8 +113,8 @@ Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
   std::vector<LinearToTile> linears;
   for (int64_t li = 0; li < c.n_layers; ++li) {
     const std::string p = fmt::format("encoder.layers.{}.attn.", li);
-    linears.push_back({p + "self_attention.query_key_value.weight", "", 3 * d,
-                       d});
+    linears.push_back(
+        {p + "self_attention.query_key_value.weight", "", 3 * d, d});
     linears.push_back({p + "dense.weight", "", d, d});
   }
   const std::string kWord = "encoder.embedding.word_embedding.weight";
@@ -167,7 +167,9 @@ Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
     offset += lt.d_out * lt.d_in * 4;
     if (offset % kPage != 0) {  // the next one starts on a page
       const int64_t pad = kPage - offset % kPage;
-      tensors.push_back({fmt::format("fff.pad.{}", i), DType::kU8, {pad},
+      tensors.push_back({fmt::format("fff.pad.{}", i),
+                         DType::kU8,
+                         {pad},
                          page_of_zeros.data()});
       offset += pad;
     }

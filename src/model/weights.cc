@@ -3,16 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <initializer_list>
 #include <set>
 #include <string>
 
 #include "fff/checkpoint_convert.h"
 #include "fff/fff.h"
-#include "src/io/mapped_file.h"
 #include "src/base/log_internal.h"
+#include "src/io/mapped_file.h"
 #include "src/kernels/encoder_ops.h"
 #include "src/kernels/linear.h"
 
@@ -94,8 +94,7 @@ class TensorReader {
   }
   // `name` present as itself or (views on) as its tiled copy.
   bool HasLinear(const std::string& name) const {
-    return Has(name) ||
-           (views_ && Has(std::string(kTiledLinearPrefix) + name));
+    return Has(name) || (views_ && Has(std::string(kTiledLinearPrefix) + name));
   }
   // Views of the mapping are allowed (its owner keeps the reader).
   void EnableViews() { views_ = true; }
@@ -162,8 +161,8 @@ Status ViewNodeRecords(TensorReader& tr, int64_t li, const FffShape& shape,
         "fff.layers.{{i}}.records and .b_in)",
         r == nullptr ? rn : bn, reader.path(), kFffNodeRecordsLayout));
   }
-  if (r->dtype != DType::kF32 || r->shape.size() != 2 ||
-      r->shape[0] < total || r->shape[1] < d_in + d_out) {
+  if (r->dtype != DType::kF32 || r->shape.size() != 2 || r->shape[0] < total ||
+      r->shape[1] < d_in + d_out) {
     return DataLossError(fmt::format(
         "tensor \"{}\" in {}: expected F32 [>= {}, >= {}] ({} tree(s) of "
         "depth {}, d_model {}), got {} {}",
@@ -172,8 +171,8 @@ Status ViewNodeRecords(TensorReader& tr, int64_t li, const FffShape& shape,
   }
   if (b->dtype != DType::kF32 || b->shape.size() != 1 || b->shape[0] != total) {
     return DataLossError(fmt::format(
-        "tensor \"{}\" in {}: expected F32 [{}], got {} {}", bn,
-        reader.path(), total, DTypeName(b->dtype), ShapeString(b->shape)));
+        "tensor \"{}\" in {}: expected F32 [{}], got {} {}", bn, reader.path(),
+        total, DTypeName(b->dtype), ShapeString(b->shape)));
   }
   const std::span<const uint8_t> rb = reader.Bytes(*r);
   const std::span<const uint8_t> bb = reader.Bytes(*b);
@@ -233,8 +232,8 @@ void AdviseNodeRecordsFile(const SafetensorsReader& reader,
       continue;
     }
     const std::span<const uint8_t> b = reader.Bytes(t);
-    if (!ranges.empty() && ranges.back().data() + ranges.back().size() ==
-                               b.data()) {
+    if (!ranges.empty() &&
+        ranges.back().data() + ranges.back().size() == b.data()) {
       ranges.back() = {ranges.back().data(), ranges.back().size() + b.size()};
     } else {
       ranges.push_back(b);
@@ -284,7 +283,8 @@ Status ReadPrunedFff(TensorReader& tr, const std::string& prefix,
   const int64_t n_nodes = shape.n_nodes();
   for (int64_t j = 0; j < k; ++j) {
     const int64_t g = kept[static_cast<size_t>(j)];
-    if (g < 0 || g >= total || (j > 0 && g <= kept[static_cast<size_t>(j - 1)])) {
+    if (g < 0 || g >= total ||
+        (j > 0 && g <= kept[static_cast<size_t>(j - 1)])) {
       return DataLossError(fmt::format(
           "tensor \"{}\" in {}: entry {}: expected ascending node indices "
           "in 0..{} ({} tree(s) of depth {}), got {}",
@@ -369,19 +369,19 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
   const std::string kDecoder = "decoder.weight";
   const bool has_word = tr.Has(kWord), has_decoder = tr.Has(kDecoder);
   if (!has_word && !has_decoder) {
-    return NotFoundError(fmt::format(
-        "missing tensor \"{}\" (or its tied copy \"{}\") in {}", kWord,
-        kDecoder, reader.path()));
+    return NotFoundError(
+        fmt::format("missing tensor \"{}\" (or its tied copy \"{}\") in {}",
+                    kWord, kDecoder, reader.path()));
   }
   const std::string& emb_name = has_word ? kWord : kDecoder;
   if (node_records) AdviseNodeRecordsFile(reader, emb_name);
   const TensorInfo* emb = reader.Find(emb_name);
   if (emb->shape.size() != 2 || emb->shape[1] != d) {
-    return Status(StatusCode::kDataLoss,
-                  fmt::format("tensor \"{}\" in {}: expected shape [vocab, {}], "
-                              "got {}",
-                              emb_name, reader.path(), d,
-                              ShapeString(emb->shape)));
+    return Status(
+        StatusCode::kDataLoss,
+        fmt::format("tensor \"{}\" in {}: expected shape [vocab, {}], "
+                    "got {}",
+                    emb_name, reader.path(), d, ShapeString(emb->shape)));
   }
   if (c.vocab_size == 0) c.vocab_size = emb->shape[0];
   const int64_t v = c.vocab_size;
@@ -397,7 +397,8 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
   SinusoidalTable(w.pos_table.data(), c.max_seq_length, d);
   FFF_RETURN_IF_ERROR(
       tr.Read("encoder.embedding.norm.weight", {d}, &w.emb_norm_w));
-  FFF_RETURN_IF_ERROR(tr.Read("encoder.embedding.norm.bias", {d}, &w.emb_norm_b));
+  FFF_RETURN_IF_ERROR(
+      tr.Read("encoder.embedding.norm.bias", {d}, &w.emb_norm_b));
 
   w.layers.resize(static_cast<size_t>(c.n_layers));
   for (int64_t i = 0; i < c.n_layers; ++i) {
@@ -418,11 +419,11 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
       FFF_RETURN_IF_ERROR(tr.Read(nf, {}, &f));
       l.norm_factor = f[0];
     } else {
-      l.norm_factor =
-          static_cast<float>(1.0 / std::sqrt(static_cast<double>(d / c.n_heads)));
+      l.norm_factor = static_cast<float>(
+          1.0 / std::sqrt(static_cast<double>(d / c.n_heads)));
     }
-    FFF_RETURN_IF_ERROR(tr.ReadLinear(p + "attn.dense.weight", d, d,
-                                      &l.attn_out_w));
+    FFF_RETURN_IF_ERROR(
+        tr.ReadLinear(p + "attn.dense.weight", d, d, &l.attn_out_w));
     FFF_RETURN_IF_ERROR(
         tr.ReadIf(c.use_bias, p + "attn.dense.bias", {d}, &l.attn_out_b));
     const std::string f = p + "ffn.";
@@ -518,8 +519,8 @@ Result<ModelWeights> LoadCrammedWeights(const SafetensorsReader& reader,
           StatusCode::kDataLoss,
           fmt::format("{}: classification_head.include_ff_layer is {} but the "
                       "tensor \"pooler.dense.weight\" is {}",
-                      reader.path(), c.pooler_dense, pooler_dense ? "present"
-                                                                  : "missing"));
+                      reader.path(), c.pooler_dense,
+                      pooler_dense ? "present" : "missing"));
     }
     const int64_t head_in = pooler_dense ? c.pooler_dim : d;
     if (pooler_dense) {
@@ -608,7 +609,8 @@ Result<ModelWeights> LoadHfBertWeights(const SafetensorsReader& reader,
           const int64_t dst = h * 3 * d_head + k * d_head + j;
           const int64_t src = h * d_head + j;
           std::copy_n(qkv_w[k].begin() + src * d, d, qkv.begin() + dst * d);
-          l.qkv_b[static_cast<size_t>(dst)] = qkv_b[k][static_cast<size_t>(src)];
+          l.qkv_b[static_cast<size_t>(dst)] =
+              qkv_b[k][static_cast<size_t>(src)];
         }
       }
     }
@@ -669,8 +671,7 @@ Result<ModelWeights> LoadHfBertWeights(const SafetensorsReader& reader,
                                 reader.path(), d, ShapeString(cw->shape)));
     }
     const int64_t n_labels = cw->shape[0];
-    FFF_RETURN_IF_ERROR(
-        tr.Read("classifier.weight", {n_labels, d}, &w.head_w));
+    FFF_RETURN_IF_ERROR(tr.Read("classifier.weight", {n_labels, d}, &w.head_w));
     FFF_RETURN_IF_ERROR(tr.Read("classifier.bias", {n_labels}, &w.head_b));
   } else if (tr.Has(p + "pooler.dense.weight")) {
     tr.MarkUsed(p + "pooler.dense.weight");  // BertModel's unused pooler

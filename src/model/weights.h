@@ -37,22 +37,22 @@ struct LinearWeight {
 // query_key_value (already per-head interleaved) as is.
 struct LayerWeights {
   std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;
-  LinearWeight qkv_w;                         // [3*d_model, d_model]
+  LinearWeight qkv_w;  // [3*d_model, d_model]
   std::vector<float> qkv_b;
-  float norm_factor = 0;                      // attention score scale
-  LinearWeight attn_out_w;                    // [d_model, d_model]
+  float norm_factor = 0;    // attention score scale
+  LinearWeight attn_out_w;  // [d_model, d_model]
   std::vector<float> attn_out_b;
-  std::vector<float> ff_in_w, ff_in_b;        // dense: [d_ff, d_model]
-  std::vector<float> ff_out_w, ff_out_b;      // dense: [d_model, d_ff(/2)]
-  std::vector<float> fff_w_in, fff_b_in;      // FFF: [trees*nodes, d_model]
-  std::vector<float> fff_w_out;               // FFF: node-major [trees*nodes, d_model]
+  std::vector<float> ff_in_w, ff_in_b;    // dense: [d_ff, d_model]
+  std::vector<float> ff_out_w, ff_out_b;  // dense: [d_model, d_ff(/2)]
+  std::vector<float> fff_w_in, fff_b_in;  // FFF: [trees*nodes, d_model]
+  std::vector<float> fff_w_out;   // FFF: node-major [trees*nodes, d_model]
   std::vector<uint8_t> fff_kept;  // pruned FFF: 1 per kept node [trees*nodes]
   // Zero-copy FFF (fff-node-records-v2): views into the mapped checkpoint
   // (then fff_w_in / fff_b_in / fff_w_out stay empty); the views' owner,
   // the SafetensorsReader, must outlive them.
   FffWeightsView fff_view;
   std::span<const uint8_t> fff_mapped_records, fff_mapped_b_in;
-  LeafFffWeights leaf;                        // leaf FFF (leaf_w1 hidden-major)
+  LeafFffWeights leaf;  // leaf FFF (leaf_w1 hidden-major)
 };
 
 struct ModelWeights {
@@ -74,7 +74,7 @@ struct ModelWeights {
   std::vector<float> mlm_dense_b, mlm_norm_w, mlm_norm_b;
   LinearWeight pooler_w;  // [pooler_dim, d_model]; optional
   std::vector<float> pooler_b;
-  LinearWeight head_w;    // [n_labels, in]; empty: no classifier
+  LinearWeight head_w;  // [n_labels, in]; empty: no classifier
   std::vector<float> head_b;
   int64_t n_parameters = 0;
   // Some weights are views of the checkpoint's mapping (fff convert's

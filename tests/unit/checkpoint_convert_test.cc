@@ -61,20 +61,20 @@ std::string WithBothHeads(const std::string& src) {
   for (const TensorInfo& t : r->tensors()) {
     tensors.push_back({t.name, t.dtype, t.shape, r->Bytes(t).data()});
     if (t.name == "encoder.embedding.word_embedding.weight") {
-      tensors.push_back({"decoder.weight", t.dtype, t.shape,
-                         r->Bytes(t).data()});
+      tensors.push_back(
+          {"decoder.weight", t.dtype, t.shape, r->Bytes(t).data()});
     }
   }
   EXPECT_TRUE(
-      WriteSafetensors(dir + "/model.safetensors", tensors, r->metadata()).ok());
+      WriteSafetensors(dir + "/model.safetensors", tensors, r->metadata())
+          .ok());
   return dir;
 }
 
 TEST(ConvertToNodeRecords, SameOutputsBitwiseWithTheFffWeightsMapped) {
   const std::string both = WithBothHeads(GoldenDir("cls-fff-zero"));
-  for (const std::string& src :
-       {GoldenDir("fff-1x3"), GoldenDir("fff-2x2"), GoldenDir("cls-fff-zero"),
-        both}) {
+  for (const std::string& src : {GoldenDir("fff-1x3"), GoldenDir("fff-2x2"),
+                                 GoldenDir("cls-fff-zero"), both}) {
     SCOPED_TRACE(src);
     const std::string dst = TempDir(fs::path(src).filename().string());
     Result<ConvertReport> r = ConvertToNodeRecords(src, dst);
@@ -162,8 +162,9 @@ TEST(ConvertToNodeRecords, PublishedTensorsAreRecoverable) {
       EXPECT_EQ(std::memcmp(w.data(), s->Bytes(t).data(), w.size() * 4), 0);
       // Replaced, except the decoder when it is also the only name of the
       // word embedding (this file's case), which the lookup reads.
-      EXPECT_EQ(u != nullptr, t.name == "decoder.weight" &&
-                                  !s->Find("encoder.embedding.word_embedding.weight"));
+      EXPECT_EQ(u != nullptr,
+                t.name == "decoder.weight" &&
+                    !s->Find("encoder.embedding.word_embedding.weight"));
       if (u == nullptr) continue;
     }
     ASSERT_NE(u, nullptr);

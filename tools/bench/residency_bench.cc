@@ -111,9 +111,9 @@ Status RunResidencyBench(const ResidencyBenchOptions& o,
     std::vector<float> h;
     const auto t1 = std::chrono::steady_clock::now();
     FFF_RETURN_IF_ERROR(m.Encode(seqs, &h));
-    first_s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            t1)
-                  .count();
+    first_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1)
+            .count();
   }
   nlohmann::ordered_json load = {
       {"command", command},
