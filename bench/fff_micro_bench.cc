@@ -1,14 +1,17 @@
 // Micro-benchmarks: the FFF building blocks on every supported SIMD target
-// (dot product, GELU) and whole FFF / dense layers at a few batch sizes.
+// (dot product, GELU), the encoder's attention core per target, and whole
+// FFF / dense layers at a few batch sizes.
 //   build/release/bench/fff_micro_bench --benchmark_filter=Fff
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "fff/dense_ff.h"
 #include "fff/fff.h"
+#include "src/kernels/encoder_kernels.h"
 #include "src/kernels/fff_kernels.h"
 #include "tests/testing/fff_testing.h"
 
@@ -99,6 +102,32 @@ BENCHMARK(BM_DenseFf)
     ->Args({2048, 3072, 2})
     ->UseRealTime();
 
+// One sequence's attention core, all heads (args: tokens, heads, d_head);
+// FLOPs: QK^T and PV, 2 * 2 * n^2 * d_head per head (softmax not counted).
+void BM_Attention(benchmark::State& state,
+                  const kernels::EncoderKernelTable* t) {
+  const int64_t n = state.range(0), heads = state.range(1),
+                d_head = state.range(2);
+  const int64_t d_model = heads * d_head;
+  std::vector<float> qkv = testing::MakeRandomRows(n, 3 * d_model,
+                                                   3 * d_model, 0, 9);
+  std::vector<float> ctx(static_cast<size_t>(n * d_model));
+  std::vector<float> scratch(static_cast<size_t>(
+      kernels::AttentionScratchFloats(n, d_head) + 16));
+  float* aligned = reinterpret_cast<float*>(
+      (reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
+  for (auto _ : state) {
+    for (int64_t h = 0; h < heads; ++h) {
+      t->attention_head(qkv.data(), ctx.data(), n, h, heads, d_head, 0.125f,
+                        aligned);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * heads * 4.0 * n * n * d_head,
+      benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
 // Per-target kernels, registered at start-up for the targets this CPU has.
 int RegisterPerTarget() {
   for (const kernels::FffKernelTable* t : kernels::SupportedFffKernelTables()) {
@@ -110,6 +139,15 @@ int RegisterPerTarget() {
                                  BM_Gelu, t)
         ->Arg(12)
         ->Arg(4096);
+  }
+  for (const kernels::EncoderKernelTable* t :
+       kernels::SupportedEncoderKernelTables()) {
+    benchmark::RegisterBenchmark(
+        (std::string("BM_Attention/") + t->name).c_str(), BM_Attention, t)
+        ->ArgNames({"tokens", "heads", "d_head"})
+        ->Args({128, 12, 64})
+        ->Args({21, 12, 64})
+        ->Args({512, 12, 64});
   }
   return 0;
 }
