@@ -8,6 +8,8 @@
 #ifndef FFF_SRC_BASE_PARALLEL_H_
 #define FFF_SRC_BASE_PARALLEL_H_
 
+#include <omp.h>
+
 #include <cstdint>
 
 namespace fff {
@@ -33,6 +35,25 @@ void ParallelFor(int64_t n_blocks, int n_threads, const Body& body) {
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
   for (int64_t b = 0; b < n_blocks; ++b) body(b);
 }
+
+// Sets OpenMP's thread count for the calling thread (its nthreads ICV) for
+// the scope's lifetime, then restores it: for oneDNN calls made outside a
+// parallel region, which otherwise spread over OpenMP's whole pool even
+// when the caller asked for one thread.
+class OmpThreadsScope {
+ public:
+  explicit OmpThreadsScope(int n) : saved_(omp_get_max_threads()) {
+    if (n != saved_) omp_set_num_threads(n);
+  }
+  ~OmpThreadsScope() {
+    if (omp_get_max_threads() != saved_) omp_set_num_threads(saved_);
+  }
+  OmpThreadsScope(const OmpThreadsScope&) = delete;
+  OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
+
+ private:
+  int saved_;
+};
 
 }  // namespace fff
 

@@ -120,22 +120,6 @@ Status FromDnnlError(const dnnl::error& e, const char* during) {
   }
 }
 
-// Sets OpenMP's thread count for the calling thread for its lifetime, then
-// restores the previous value.
-class OmpThreadsScope {
- public:
-  explicit OmpThreadsScope(int n) : saved_(omp_get_max_threads()) {
-    if (n != saved_) omp_set_num_threads(n);
-  }
-  ~OmpThreadsScope() {
-    if (omp_get_max_threads() != saved_) omp_set_num_threads(saved_);
-  }
-  OmpThreadsScope(const OmpThreadsScope&) = delete;
-  OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
-
- private:
-  int saved_;
-};
 
 // 1, 2, 3, 4, 6, 8, 12, 16, ...: powers of two and 1.5 times them, up to
 // and including the first value >= `cover`.

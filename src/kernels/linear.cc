@@ -359,6 +359,10 @@ Status Linear::Forward(MatrixView<const float> x, MatrixView<float> y,
   const int64_t n_blocks = (x.rows + im.block_rows - 1) / im.block_rows;
   const int64_t n_tiles = static_cast<int64_t>(im.tiles.size());
   std::atomic<bool> failed{false};
+  // `threads` means that many cores: a tile run outside a parallel region
+  // (one thread, or a single tile) would otherwise let oneDNN spread its
+  // product over OpenMP's whole pool.
+  const OmpThreadsScope omp_threads(threads);
   ParallelFor(n_blocks * n_tiles, threads, [&](int64_t task) {
     const int64_t blk = task / n_tiles;
     const Tile& tile = im.tiles[static_cast<size_t>(task % n_tiles)];
