@@ -113,12 +113,14 @@ struct EncoderTrace {
 // (no overlap), so the parts add up to the encoder's time.
 struct ComponentTimes {
   double embedding = 0;        // lookup + positions + embedding norm
-  double norms = 0;            // layer norms (and the final norm)
+  double norms = 0;            // layer norms, with the residual additions
+                               // before them (one pass), and the final norm
   double qkv = 0;              // query_key_value projection
   double attention_core = 0;   // scores, softmax, context
   double attention_out = 0;    // attention output projection
   double ff = 0;               // FFF or dense feedforward
-  double residual = 0;         // residual additions
+  double residual = 0;         // residual additions no norm follows (the
+                               // last pre-LN layer's)
   double head = 0;             // MLM decoder / pooler + classifier
   double Total() const {
     return embedding + norms + qkv + attention_core + attention_out + ff +

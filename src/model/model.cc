@@ -480,22 +480,34 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
   if (full_trace != nullptr) full_trace->embedding.assign(h, h + n * d);
 
   const int64_t d_head = d / c.n_heads;
+  const bool pre = c.pre_norm;
+  // h += y, then out = LayerNorm(h) (g empty: no norm), one row block at a
+  // time while the block is in cache: the same arithmetic as two passes.
+  auto add_norm = [&](const float* y, float* out, const std::vector<float>& g,
+                      const std::vector<float>& b) {
+    im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
+      AddInPlace(h + r0 * d, y + r0 * d, rows * d);
+      if (!g.empty()) {
+        im.ek->layer_norm(h + r0 * d, out + r0 * d, rows, d, g.data(),
+                          b.data(), c.norm_eps);
+      }
+    });
+    im.Lap(g.empty() ? &tm.residual : &tm.norms);
+  };
+  if (pre && c.n_layers > 0) {  // the first layer's LN1 (later ones: fused)
+    const LayerWeights& l0 = w.layers[0];
+    im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
+      im.ek->layer_norm(h + r0 * d, t + r0 * d, rows, d, l0.norm1_w.data(),
+                        l0.norm1_b.data(), c.norm_eps);
+    });
+    im.Lap(&tm.norms);
+  }
+  const std::vector<float> no_norm;
   for (int64_t li = 0; li < c.n_layers; ++li) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(li)];
     Impl::Layer& l = im.layers[static_cast<size_t>(li)];
     // Attention block. Pre-LN (crammedBERT): h += Dense(Attn(LN1(h))).
     // Post-LN (BERT): h = LN1(h + Dense(Attn(h))).
-    const bool pre = c.pre_norm;
-    auto norm_rows = [&](const float* in, float* out,
-                         const std::vector<float>& g,
-                         const std::vector<float>& b) {
-      im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-        im.ek->layer_norm(in + r0 * d, out + r0 * d, rows, d, g.data(),
-                          b.data(), c.norm_eps);
-      });
-      im.Lap(&tm.norms);
-    };
-    if (pre) norm_rows(h, t, lw.norm1_w, lw.norm1_b);
     const float* attn_in = pre ? t : h;
     float* qkv = im.big.data();
     FFF_RETURN_IF_ERROR(l.qkv->Forward(
@@ -510,13 +522,14 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
         MatrixView<const float>({im.ctx.data(), static_cast<size_t>(n * d)}, n, d),
         MatrixView<float>({t, static_cast<size_t>(n * d)}, n, d), im.n_threads));
     im.Lap(&tm.attention_out);
-    im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-      AddInPlace(h + r0 * d, t + r0 * d, rows * d);
-    });
-    im.Lap(&tm.residual);
-    if (!pre) norm_rows(h, h, lw.norm1_w, lw.norm1_b);
+    // Residual, then LN2 of the feedforward block (pre-LN: into t) or this
+    // block's LN1 (post-LN: in place).
+    if (pre) {
+      add_norm(t, t, lw.norm2_w, lw.norm2_b);
+    } else {
+      add_norm(t, h, lw.norm1_w, lw.norm1_b);
+    }
     // Feedforward block: h += FF(LN2(h)), or h = LN2(h + FF(h)).
-    if (pre) norm_rows(h, t, lw.norm2_w, lw.norm2_b);
     float* ff_out = im.ctx.data();
     const MatrixView<const float> t_view({pre ? t : h, static_cast<size_t>(n * d)},
                                          n, d);
@@ -559,11 +572,17 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
           out_view, im.n_threads));
     }
     im.Lap(&tm.ff);
-    im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
-      AddInPlace(h + r0 * d, ff_out + r0 * d, rows * d);
-    });
-    im.Lap(&tm.residual);
-    if (!pre) norm_rows(h, h, lw.norm2_w, lw.norm2_b);
+    // Residual, then the next layer's LN1 (pre-LN: into t; the last layer
+    // adds only, the final norm below comes after the trace) or this
+    // block's LN2 (post-LN: in place).
+    if (!pre) {
+      add_norm(ff_out, h, lw.norm2_w, lw.norm2_b);
+    } else if (li + 1 < c.n_layers) {
+      const LayerWeights& next = w.layers[static_cast<size_t>(li + 1)];
+      add_norm(ff_out, t, next.norm1_w, next.norm1_b);
+    } else {
+      add_norm(ff_out, nullptr, no_norm, no_norm);
+    }
     if (full_trace != nullptr) full_trace->layers.emplace_back(h, h + n * d);
   }
   if (c.final_norm) {

@@ -362,6 +362,18 @@ class Loader {
       }
       pieces.push_back(std::move(p));
     }
+    // Each sequence at most once: truncation gives every sequence one share
+    // of max_length (a repeated $B would overflow it).
+    int uses[2] = {0, 0};
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (pieces[i].is_sequence && ++uses[pieces[i].sequence] > 1) {
+        return Status(StatusCode::kUnimplemented,
+                      source_ + ": " + path + "[" + std::to_string(i) +
+                          "]: a template that uses $" +
+                          (pieces[i].sequence == 0 ? "A" : "B") +
+                          " more than once is not supported");
+      }
+    }
     return pieces;
   }
 

@@ -134,6 +134,13 @@ TEST(TokenizerLoadTest, UnsupportedComponentsAreUnimplementedNamingThePath) {
       {"/decoder/type", "ByteLevel", "decoder.type"},
       {"/added_tokens/2/lstrip", true, "added_tokens[2].lstrip"},
       {"/version", "2.0", "version: unsupported \"2.0\""},
+      // A sequence used twice (found by tokenizer_json_fuzz: truncation
+      // gives each sequence one share of max_length, so $B twice overflowed
+      // it).
+      {"/post_processor/pair/4", json{{"Sequence", {{"id", "B"}}}},
+       "post_processor.pair[4]: a template that uses $B more than once"},
+      {"/post_processor/single/1", json{{"Sequence", {{"id", "A"}}}},
+       "post_processor.single[1]: a template that uses $A more than once"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.pointer);
