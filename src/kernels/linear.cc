@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 #include <dnnl.hpp>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -80,14 +81,19 @@ bool Linear::views_weights() const { return impl_->views_weights; }
 
 namespace {
 
-Status CheckTiledSizes(int64_t d_in, int64_t d_out, size_t plain, size_t tiled,
-                       const char* what) {
+Status CheckDims(int64_t d_in, int64_t d_out, std::string_view what) {
   if (d_in < 1 || d_out < 1 || d_in > (int64_t{1} << 24) ||
       d_out > (int64_t{1} << 24)) {
     return InvalidArgumentError(fmt::format(
         "fff: {}: expected 1 <= d_in, d_out <= 2^24, got d_in {} d_out {}",
         what, d_in, d_out));
   }
+  return Status::Ok();
+}
+
+Status CheckTiledSizes(int64_t d_in, int64_t d_out, size_t plain, size_t tiled,
+                       const char* what) {
+  FFF_RETURN_IF_ERROR(CheckDims(d_in, d_out, what));
   if (static_cast<int64_t>(plain) != d_in * d_out ||
       static_cast<int64_t>(tiled) != d_in * d_out) {
     return InvalidArgumentError(fmt::format(
@@ -152,13 +158,7 @@ Result<Linear> Linear::CreateImpl(int64_t d_in, int64_t d_out,
                                   std::span<const float> b,
                                   const LinearOptions& options,
                                   std::string name) {
-  if (d_in < 1 || d_out < 1 || d_in > (int64_t{1} << 24) ||
-      d_out > (int64_t{1} << 24)) {
-    return InvalidArgumentError(
-        fmt::format("fff: {}: expected 1 <= d_in, d_out <= 2^24, got d_in {} "
-                    "d_out {}",
-                    name, d_in, d_out));
-  }
+  FFF_RETURN_IF_ERROR(CheckDims(d_in, d_out, name));
   const bool tiled = plain.empty() && !tiled_w.empty();
   const std::span<const float> w = tiled ? tiled_w : plain;
   if (static_cast<int64_t>(w.size()) != d_in * d_out) {

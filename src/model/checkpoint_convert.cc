@@ -69,31 +69,19 @@ Result<ConvertReport> ConvertToNodeRecords(const std::string& src_dir,
   nlohmann::ordered_json names = nlohmann::ordered_json::object();
   for (int64_t li = 0; li < c.n_layers; ++li) {
     const std::string p = fmt::format("encoder.layers.{}.ffn.", li);
-    std::vector<float> w_in(static_cast<size_t>(total * d));
-    std::vector<float> w_out_torch(static_cast<size_t>(d * total));
-    std::vector<float>& b = biases[static_cast<size_t>(li)];
-    b.resize(static_cast<size_t>(total));
-    const int64_t in_shape[] = {total, d};
-    const int64_t b_shape[] = {total};
-    const int64_t out_shape[] = {d, total};
-    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.weight", in_shape, w_in));
-    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.bias", b_shape, b));
-    FFF_RETURN_IF_ERROR(
-        reader.ReadF32(p + "linear_out.weight", out_shape, w_out_torch));
-    std::vector<float> w_out(w_out_torch.size());
-    FFF_RETURN_IF_ERROR(RepackTorchLinearOut(shape, w_out_torch, w_out));
+    FFF_ASSIGN_OR_RETURN(FffLayerTensors t,
+                         ReadFffLayerTensors(reader, p, total, d));
+    std::vector<float> w_out(t.w_out.size());
+    FFF_RETURN_IF_ERROR(RepackTorchLinearOut(shape, t.w_out, w_out));
+    biases[static_cast<size_t>(li)] = std::move(t.b_in);
     std::vector<float>& r = records[static_cast<size_t>(li)];
     r.assign(static_cast<size_t>(rows * record_floats), 0.0f);
     for (int64_t g = 0; g < total; ++g) {
-      std::copy_n(w_in.data() + g * d, d, r.data() + g * record_floats);
+      std::copy_n(t.w_in.data() + g * d, d, r.data() + g * record_floats);
       std::copy_n(w_out.data() + g * d, d, r.data() + g * record_floats + d);
     }
-    for (const char* s :
-         {"linear_in.weight", "linear_in.bias", "linear_out.weight"}) {
-      replaced.insert(p + s);
-      report.source_fff_bytes +=
-          static_cast<int64_t>(reader.Find(p + s)->size_bytes);
-    }
+    for (const char* name : kFffLayerTensors) replaced.insert(p + name);
+    report.source_fff_bytes += t.source_bytes;
     const std::string q = fmt::format("fff.layers.{}.", li);
     names[q + "records"] = fmt::format(
         "{0}linear_in.weight = records[:{1}, :{2}]; {0}linear_out.weight = "

@@ -1,4 +1,4 @@
-// OpenFffCheckpointToRewrite, WriteRewrittenCheckpoint
+// OpenFffCheckpointToRewrite, ReadFffLayerTensors, WriteRewrittenCheckpoint
 // (src/model/checkpoint_rewrite.h).
 #include "src/model/checkpoint_rewrite.h"
 
@@ -38,6 +38,29 @@ Result<FffCheckpointSource> OpenFffCheckpointToRewrite(
                        SafetensorsReader::Open(weights_path));
   return FffCheckpointSource{std::move(config_text), c, weights_path,
                              std::move(reader)};
+}
+
+Result<FffLayerTensors> ReadFffLayerTensors(const SafetensorsReader& reader,
+                                            const std::string& prefix,
+                                            int64_t rows, int64_t d) {
+  FffLayerTensors t;
+  t.w_in.resize(static_cast<size_t>(rows * d));
+  t.b_in.resize(static_cast<size_t>(rows));
+  t.w_out.resize(static_cast<size_t>(d * rows));
+  const int64_t in_shape[] = {rows, d};
+  const int64_t b_shape[] = {rows};
+  const int64_t out_shape[] = {d, rows};
+  FFF_RETURN_IF_ERROR(
+      reader.ReadF32(prefix + kFffLayerTensors[0], in_shape, t.w_in));
+  FFF_RETURN_IF_ERROR(
+      reader.ReadF32(prefix + kFffLayerTensors[1], b_shape, t.b_in));
+  FFF_RETURN_IF_ERROR(
+      reader.ReadF32(prefix + kFffLayerTensors[2], out_shape, t.w_out));
+  for (const char* name : kFffLayerTensors) {
+    t.source_bytes +=
+        static_cast<int64_t>(reader.Find(prefix + name)->size_bytes);
+  }
+  return t;
 }
 
 Result<int64_t> WriteRewrittenCheckpoint(

@@ -8,6 +8,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "fff/model.h"
 #include "fff/safetensors.h"
@@ -31,6 +32,23 @@ struct FffCheckpointSource {
 Result<FffCheckpointSource> OpenFffCheckpointToRewrite(
     const std::string& src_dir, const std::string& dst_dir,
     const std::string& what, const std::string& purpose);
+
+// The published names of an FFF layer's tensors, after its prefix
+// "encoder.layers.{i}.ffn.".
+inline constexpr const char* kFffLayerTensors[] = {
+    "linear_in.weight", "linear_in.bias", "linear_out.weight"};
+
+// An FFF layer's published tensors as float32 in PyTorch's layouts, for
+// `rows` nodes (all of them, or a pruned source's kept ones):
+// linear_in.weight [rows, d], linear_in.bias [rows], linear_out.weight
+// [d, rows]; `source_bytes` is what the three take in the file.
+struct FffLayerTensors {
+  std::vector<float> w_in, b_in, w_out;
+  int64_t source_bytes = 0;
+};
+Result<FffLayerTensors> ReadFffLayerTensors(const SafetensorsReader& reader,
+                                            const std::string& prefix,
+                                            int64_t rows, int64_t d);
 
 // Creates `dst_dir`, writes its model.safetensors (atomically; see
 // WriteSafetensors for `data_alignment`) and copies those of `files` that

@@ -17,7 +17,6 @@
 #include "fff/safetensors.h"
 #include "src/base/log_internal.h"
 #include "src/base/parallel.h"
-#include "src/io/mapped_file.h"
 #include "src/kernels/encoder_kernels.h"
 #include "src/kernels/encoder_ops.h"
 #include "src/kernels/linear.h"

@@ -18,10 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The FFF tensor suffixes of a layer (prefix "encoder.layers.{i}.ffn.").
-const char* const kFffSuffixes[] = {"linear_in.weight", "linear_in.bias",
-                                    "linear_out.weight", "kept_nodes"};
-
 }  // namespace
 
 Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
@@ -53,9 +49,9 @@ Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
   PruneReport report;
   std::set<std::string> fff_names;
   for (int64_t li = 0; li < c.n_layers; ++li) {
-    for (const char* s : kFffSuffixes) {
-      fff_names.insert(fmt::format("encoder.layers.{}.ffn.{}", li, s));
-    }
+    const std::string p = fmt::format("encoder.layers.{}.ffn.", li);
+    for (const char* name : kFffLayerTensors) fff_names.insert(p + name);
+    fff_names.insert(p + "kept_nodes");
   }
   // The new FFF tensors, owned here until written.
   std::vector<std::vector<float>> floats;
@@ -96,20 +92,11 @@ Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
       for (int64_t g = 0; g < total; ++g)
         source_row[static_cast<size_t>(g)] = g;
     }
-    std::vector<float> w_in(static_cast<size_t>(source_rows * d));
-    std::vector<float> b_in(static_cast<size_t>(source_rows));
-    std::vector<float> w_out(static_cast<size_t>(d * source_rows));
-    const int64_t in_shape[] = {source_rows, d};
-    const int64_t b_shape[] = {source_rows};
-    const int64_t out_shape[] = {d, source_rows};
-    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.weight", in_shape, w_in));
-    FFF_RETURN_IF_ERROR(reader.ReadF32(p + "linear_in.bias", b_shape, b_in));
-    FFF_RETURN_IF_ERROR(
-        reader.ReadF32(p + "linear_out.weight", out_shape, w_out));
-    for (const char* s : kFffSuffixes) {
-      if (const TensorInfo* t = reader.Find(p + s)) {
-        report.source_fff_bytes += static_cast<int64_t>(t->size_bytes);
-      }
+    FFF_ASSIGN_OR_RETURN(const FffLayerTensors t,
+                         ReadFffLayerTensors(reader, p, source_rows, d));
+    report.source_fff_bytes += t.source_bytes;
+    if (const TensorInfo* kn = reader.Find(p + "kept_nodes")) {
+      report.source_fff_bytes += static_cast<int64_t>(kn->size_bytes);
     }
 
     // Kept: kept by the source, visited often enough, parent kept.
@@ -138,11 +125,11 @@ Result<PruneReport> PruneFffCheckpoint(const std::string& src_dir,
     for (int64_t j = 0; j < k; ++j) {
       const int64_t r =
           source_row[static_cast<size_t>(kept[static_cast<size_t>(j)])];
-      std::copy_n(w_in.data() + r * d, d, nw_in.data() + j * d);
-      nb_in[static_cast<size_t>(j)] = b_in[static_cast<size_t>(r)];
+      std::copy_n(t.w_in.data() + r * d, d, nw_in.data() + j * d);
+      nb_in[static_cast<size_t>(j)] = t.b_in[static_cast<size_t>(r)];
       for (int64_t i = 0; i < d; ++i) {
         nw_out[static_cast<size_t>(i * k + j)] =
-            w_out[static_cast<size_t>(i * source_rows + r)];
+            t.w_out[static_cast<size_t>(i * source_rows + r)];
       }
     }
     std::vector<TensorToWrite>& out = fff_tensors[p];

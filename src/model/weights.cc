@@ -79,14 +79,14 @@ class TensorReader {
                     std::vector<float>* storage, std::span<const float>* out) {
     const TensorInfo* info = r_.Find(name);
     if (views_ && info != nullptr && info->dtype == DType::kF32 &&
-        info->shape == shape &&
-        reinterpret_cast<uintptr_t>(r_.Bytes(*info).data()) % alignof(float) ==
-            0) {
-      FFF_ASSIGN_OR_RETURN(*out, View(*info));
-      storage->clear();
-      used_.insert(name);
-      n_parameters_ += static_cast<int64_t>(out->size());
-      return Status::Ok();
+        info->shape == shape) {
+      if (Result<std::span<const float>> v = View(*info); v.ok()) {
+        *out = *v;
+        storage->clear();
+        used_.insert(name);
+        n_parameters_ += static_cast<int64_t>(out->size());
+        return Status::Ok();
+      }
     }
     FFF_RETURN_IF_ERROR(Read(name, std::move(shape), storage));
     *out = *storage;
@@ -124,8 +124,8 @@ class TensorReader {
   void AddParameters(int64_t n) { n_parameters_ += n; }
   int64_t n_parameters() const { return n_parameters_; }
   const SafetensorsReader& reader() const { return r_; }
-
- private:
+  // The float32 data of `info` in the mapping (its dtype checked by the
+  // caller); an error when it is not 4-byte aligned in the file.
   Result<std::span<const float>> View(const TensorInfo& info) const {
     const std::span<const uint8_t> b = r_.Bytes(info);
     if (reinterpret_cast<uintptr_t>(b.data()) % alignof(float) != 0) {
@@ -138,6 +138,7 @@ class TensorReader {
                                   b.size() / sizeof(float));
   }
 
+ private:
   const SafetensorsReader& r_;
   std::set<std::string> used_;
   int64_t n_parameters_ = 0;
@@ -174,27 +175,18 @@ Status ViewNodeRecords(TensorReader& tr, int64_t li, const FffShape& shape,
         "tensor \"{}\" in {}: expected F32 [{}], got {} {}", bn, reader.path(),
         total, DTypeName(b->dtype), ShapeString(b->shape)));
   }
-  const std::span<const uint8_t> rb = reader.Bytes(*r);
-  const std::span<const uint8_t> bb = reader.Bytes(*b);
-  if (reinterpret_cast<uintptr_t>(rb.data()) % alignof(float) != 0 ||
-      reinterpret_cast<uintptr_t>(bb.data()) % alignof(float) != 0) {
-    return DataLossError(fmt::format(
-        "{}: \"{}\" or \"{}\" is not 4-byte aligned in the file (not "
-        "written by fff convert?)",
-        reader.path(), rn, bn));
-  }
-  const float* records = reinterpret_cast<const float*>(rb.data());
+  FFF_ASSIGN_OR_RETURN(const std::span<const float> records, tr.View(*r));
+  FFF_ASSIGN_OR_RETURN(const std::span<const float> b_in, tr.View(*b));
   const int64_t stride = r->shape[1];
   const size_t span_in = static_cast<size_t>((total - 1) * stride + d_in);
   const size_t span_out = static_cast<size_t>((total - 1) * stride + d_out);
-  l->fff_view.w_in = std::span<const float>(records, span_in);
-  l->fff_view.w_out = std::span<const float>(records + d_in, span_out);
-  l->fff_view.b_in = std::span<const float>(
-      reinterpret_cast<const float*>(bb.data()), static_cast<size_t>(total));
+  l->fff_view.w_in = records.subspan(0, span_in);
+  l->fff_view.w_out = records.subspan(static_cast<size_t>(d_in), span_out);
+  l->fff_view.b_in = b_in;
   l->fff_view.w_in_stride = stride;
   l->fff_view.w_out_stride = stride;
-  l->fff_mapped_records = rb;
-  l->fff_mapped_b_in = bb;
+  l->fff_mapped_records = reader.Bytes(*r);
+  l->fff_mapped_b_in = reader.Bytes(*b);
   tr.MarkUsed(rn);
   tr.MarkUsed(bn);
   tr.AddParameters(total * (d_in + d_out + 1));
