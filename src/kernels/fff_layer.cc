@@ -51,41 +51,6 @@ constexpr int kMaxThreads = 1024;
 
 }  // namespace
 
-Status ValidateFffShape(const FffShape& s) {
-  if (s.d_in < 1) {
-    return InvalidArgumentError(
-        fmt::format("fff: d_in: expected >= 1, got {}", s.d_in));
-  }
-  if (s.d_out < 1) {
-    return InvalidArgumentError(
-        fmt::format("fff: d_out: expected >= 1, got {}", s.d_out));
-  }
-  if (s.depth < 0 || s.depth > kFffMaxDepth) {
-    return OutOfRangeError(
-        fmt::format("fff: depth: expected 0..{} (int32 node index), got {}",
-                    kFffMaxDepth, s.depth));
-  }
-  if (s.n_trees < 1) {
-    return InvalidArgumentError(
-        fmt::format("fff: n_trees: expected >= 1, got {}", s.n_trees));
-  }
-  constexpr int64_t kMaxNodes = std::numeric_limits<int32_t>::max();
-  if (s.n_trees > kMaxNodes / s.n_nodes()) {
-    return OutOfRangeError(fmt::format(
-        "fff: n_trees * n_nodes: expected <= {} (int32 node index), got {} * "
-        "{}",
-        kMaxNodes, s.n_trees, s.n_nodes()));
-  }
-  constexpr int64_t kMaxElements = std::numeric_limits<int64_t>::max() / 8;
-  const int64_t total = s.n_total_nodes();
-  if (s.d_in > kMaxElements / total || s.d_out > kMaxElements / total) {
-    return OutOfRangeError(fmt::format(
-        "fff: weights of {} nodes x max(d_in {}, d_out {}) overflow int64",
-        total, s.d_in, s.d_out));
-  }
-  return Status::Ok();
-}
-
 Status ValidateFffWeights(const FffShape& s, const FffWeightsView& w) {
   FFF_RETURN_IF_ERROR(ValidateFffShape(s));
   const int64_t total = s.n_total_nodes();

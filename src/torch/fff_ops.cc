@@ -12,6 +12,7 @@
 
 #include "fff/fff.h"
 #include "src/kernels/reference/fff_reference.h"
+#include "src/torch/fff_ops_internal.h"
 #include "src/torch/fff_torch.h"
 
 namespace fff::torch_ext {
@@ -23,14 +24,7 @@ int64_t DepthOfNodes(int64_t n_nodes) {
   return -1;
 }
 
-namespace {
-
-// Checked shapes of one call.
-struct Dims {
-  FffShape shape;
-  int64_t n_rows = 0;
-};
-
+// Shared with the CUDA kernels of the ops (fff_ops_internal.h).
 Dims CheckArgs(const at::Tensor& x, const at::Tensor& w_in,
                const at::Tensor& b_in, const at::Tensor& w_out,
                int64_t n_trees) {
@@ -44,17 +38,17 @@ Dims CheckArgs(const at::Tensor& x, const at::Tensor& w_in,
               w_in.sizes(), " and linear_out.weight ", w_out.sizes());
   const int64_t total = w_in.size(0);
   TORCH_CHECK(n_trees >= 1 && total % n_trees == 0,
-              "fff: n_trees: expected a divisor of linear_in.weight's ",
-              total, " rows, got ", n_trees);
+              "fff: n_trees: expected a divisor of linear_in.weight's ", total,
+              " rows, got ", n_trees);
   const int64_t depth = DepthOfNodes(total / n_trees);
   TORCH_CHECK(depth >= 0, "fff: linear_in.weight: expected n_trees * (2^(",
               "depth+1) - 1) rows, got ", total, " for ", n_trees, " trees");
   TORCH_CHECK(b_in.dim() == 1 && b_in.size(0) == total,
               "fff: b_in (linear_in.bias): expected [", total, "], got ",
               b_in.sizes());
-  TORCH_CHECK(w_out.size(1) == total, "fff: w_out (linear_out.weight): ",
-              "expected ", total, " columns (n_trees*n_nodes), got ",
-              w_out.size(1));
+  TORCH_CHECK(w_out.size(1) == total,
+              "fff: w_out (linear_out.weight): ", "expected ", total,
+              " columns (n_trees*n_nodes), got ", w_out.size(1));
   TORCH_CHECK(x.size(-1) == w_in.size(1), "fff: x: expected last dimension ",
               w_in.size(1), " (d_in), got ", x.size(-1));
   const auto dtype = x.scalar_type();
@@ -74,37 +68,43 @@ Dims CheckArgs(const at::Tensor& x, const at::Tensor& w_in,
 
 void CheckStatus(const Status& st) { TORCH_CHECK(st.ok(), st.ToString()); }
 
-template <class T>
-std::span<T> Span(const at::Tensor& t) {
-  return {t.data_ptr<std::remove_const_t<T>>(), static_cast<size_t>(t.numel())};
-}
-
-// The weights in the kernels' layouts: contiguous, w_out node-major (no copy
-// when linear_out.weight is stored node-major).
-struct Weights {
-  at::Tensor w_in, b_in, w_out;
-};
 Weights KernelLayout(const at::Tensor& w_in, const at::Tensor& b_in,
                      const at::Tensor& w_out) {
   return {w_in.contiguous(), b_in.contiguous(), w_out.t().contiguous()};
 }
 
-// A planned float32 layer over those weights, on libtorch's thread count.
-FffLayer MakeLayer(const FffShape& s, const Weights& w) {
-  FffOptions opt;
-  opt.n_threads = at::get_num_threads();
-  Result<FffLayer> layer = FffLayer::Create(
-      s, {Span<const float>(w.w_in), Span<const float>(w.b_in),
-          Span<const float>(w.w_out)},
-      opt);
-  CheckStatus(layer.status());
-  return std::move(*layer);
+ForwardOutputs EmptyForwardOutputs(const Dims& d, const at::Tensor& x) {
+  const FffShape& s = d.shape;
+  return {at::empty({d.n_rows, s.d_out}, x.options()),
+          at::empty({d.n_rows, s.n_trees, s.depth + 1},
+                    x.options().dtype(at::kInt)),
+          at::empty({d.n_rows, s.n_trees, s.depth + 1}, x.options())};
 }
 
 std::vector<int64_t> OutShape(const at::Tensor& x, int64_t last) {
   std::vector<int64_t> s(x.sizes().begin(), x.sizes().end());
   s.back() = last;
   return s;
+}
+
+namespace {
+
+template <class T>
+std::span<T> Span(const at::Tensor& t) {
+  return {t.data_ptr<std::remove_const_t<T>>(), static_cast<size_t>(t.numel())};
+}
+
+// A planned float32 layer over those weights, on libtorch's thread count.
+FffLayer MakeLayer(const FffShape& s, const Weights& w) {
+  FffOptions opt;
+  opt.n_threads = at::get_num_threads();
+  Result<FffLayer> layer =
+      FffLayer::Create(s,
+                       {Span<const float>(w.w_in), Span<const float>(w.b_in),
+                        Span<const float>(w.w_out)},
+                       opt);
+  CheckStatus(layer.status());
+  return std::move(*layer);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> ForwardCpu(
@@ -114,10 +114,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> ForwardCpu(
   const FffShape& s = d.shape;
   const at::Tensor x = x_in.reshape({d.n_rows, s.d_in}).contiguous();
   const Weights w = KernelLayout(w_in_in, b_in_in, w_out_in);
-  at::Tensor y = at::empty({d.n_rows, s.d_out}, x.options());
-  at::Tensor nodes = at::empty({d.n_rows, s.n_trees, s.depth + 1},
-                               x.options().dtype(at::kInt));
-  at::Tensor logits = at::empty({d.n_rows, s.n_trees, s.depth + 1}, x.options());
+  auto [y, nodes, logits] = EmptyForwardOutputs(d, x);
   if (x.scalar_type() == at::kDouble) {
     reference::FffForward<double>(
         s, w.w_in.data_ptr<double>(), w.b_in.data_ptr<double>(),
@@ -140,18 +137,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BackwardCpu(
     const at::Tensor& nodes_in, const at::Tensor& logits_in, int64_t n_trees) {
   const Dims d = CheckArgs(x_in, w_in_in, b_in_in, w_out_in, n_trees);
   const FffShape& s = d.shape;
-  TORCH_CHECK(dy_in.scalar_type() == x_in.scalar_type() &&
-                  dy_in.numel() == d.n_rows * s.d_out &&
-                  dy_in.size(-1) == s.d_out,
-              "fff: dy: expected ", x_in.scalar_type(), " [", d.n_rows, ", ",
-              s.d_out, "] (as y), got ", dy_in.scalar_type(), " ",
-              dy_in.sizes());
+  TORCH_CHECK(
+      dy_in.scalar_type() == x_in.scalar_type() &&
+          dy_in.numel() == d.n_rows * s.d_out && dy_in.size(-1) == s.d_out,
+      "fff: dy: expected ", x_in.scalar_type(), " [", d.n_rows, ", ", s.d_out,
+      "] (as y), got ", dy_in.scalar_type(), " ", dy_in.sizes());
   const int64_t nv = s.n_visited();
-  TORCH_CHECK(nodes_in.scalar_type() == at::kInt &&
-                  nodes_in.numel() == d.n_rows * nv,
-              "fff: nodes: expected int32 with ", d.n_rows * nv,
-              " elements (N x n_trees x (depth+1)), got ",
-              nodes_in.scalar_type(), " ", nodes_in.sizes());
+  TORCH_CHECK(
+      nodes_in.scalar_type() == at::kInt && nodes_in.numel() == d.n_rows * nv,
+      "fff: nodes: expected int32 with ", d.n_rows * nv,
+      " elements (N x n_trees x (depth+1)), got ", nodes_in.scalar_type(), " ",
+      nodes_in.sizes());
   TORCH_CHECK(logits_in.scalar_type() == x_in.scalar_type() &&
                   logits_in.numel() == d.n_rows * nv,
               "fff: logits: expected ", x_in.scalar_type(), " with ",
