@@ -1,6 +1,9 @@
 // AlignedBuffer<T>: an owning, fixed-size, 64-byte aligned array for
 // workspaces and repacked weights. Allocation failure is reported, not thrown:
 // check ok() (or use Allocate, which returns a Status).
+// AlignedVector<T>: a std::vector whose data is 64-byte aligned, for
+// growable workspaces (a plain std::vector's large blocks start 16 bytes into
+// a cache line, so every 64-byte vector load of them spans two lines).
 #ifndef FFF_SRC_BASE_ALIGNED_BUFFER_H_
 #define FFF_SRC_BASE_ALIGNED_BUFFER_H_
 
@@ -13,10 +16,35 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "fff/status.h"
 
 namespace fff {
+
+inline constexpr size_t kVectorAlignBytes = 64;
+
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}  // NOLINT
+  T* allocate(size_t n) {
+    return static_cast<T*>(
+        ::operator new (n * sizeof(T), std::align_val_t{kVectorAlignBytes}));
+  }
+  void deallocate(T* p, size_t) noexcept {
+    ::operator delete (p, std::align_val_t{kVectorAlignBytes});
+  }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+template <class T>
+using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
 
 inline constexpr size_t kCacheLineBytes = 64;
 

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -15,6 +15,7 @@
 
 #include "fff/fff.h"
 #include "fff/safetensors.h"
+#include "src/base/aligned_buffer.h"
 #include "src/base/log_internal.h"
 #include "src/base/parallel.h"
 #include "src/kernels/encoder_kernels.h"
@@ -42,8 +43,8 @@ void AttentionAll(const kernels::EncoderKernelTable& ek, const float* qkv,
     const int64_t h = blk % n_heads;
     const int64_t t0 = seq_start[s];
     const int64_t n = seq_start[s + 1] - t0;
-    ek.attention_head(qkv + t0 * 3 * d_model, ctx + t0 * d_model, n, h,
-                      n_heads, d_head, scale,
+    ek.attention_head(qkv + t0 * 3 * d_model, ctx + t0 * d_model, n, h, n_heads,
+                      d_head, scale,
                       scores[static_cast<size_t>(CurrentThreadIndex())].data());
   });
 }
@@ -67,10 +68,14 @@ std::string FfName(const ModelConfig& c) {
 
 const char* PoolerName(Pooler pooler) {
   switch (pooler) {
-    case Pooler::kZeroIndex: return "zero_index";
-    case Pooler::kAvg: return "avg";
-    case Pooler::kMax: return "max";
-    case Pooler::kLse: return "lse";
+    case Pooler::kZeroIndex:
+      return "zero_index";
+    case Pooler::kAvg:
+      return "avg";
+    case Pooler::kMax:
+      return "max";
+    case Pooler::kLse:
+      return "lse";
   }
   return "?";
 }
@@ -107,13 +112,16 @@ struct Model::Impl {
     lap_start = now;
   }
 
-  // Workspace, grown on demand.
-  std::vector<float> h, t, big, ctx, glu;
+  // Workspace, grown on demand; 64-byte aligned so the kernels' vector loads
+  // of a row never straddle cache lines.
+  AlignedVector<float> h, t, big, ctx, glu;
   std::vector<std::vector<float>> scores;  // per thread, max_seq_length
 
   Status Build(const ModelOptions& options);
-  Status Validate(SequenceList sequences, std::vector<int64_t>* seq_start) const;
-  void RowBlocks(int64_t n_rows, const std::function<void(int64_t, int64_t)>& f);
+  Status Validate(SequenceList sequences,
+                  std::vector<int64_t>* seq_start) const;
+  void RowBlocks(int64_t n_rows,
+                 const std::function<void(int64_t, int64_t)>& f);
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -179,12 +187,12 @@ Status Model::Impl::Build(const ModelOptions& options) {
     Layer& l = layers[static_cast<size_t>(i)];
     const std::string p = fmt::format("layer {}", i);
     FFF_ASSIGN_OR_RETURN(
-        Linear qkv, MakeLinear(c.d_model, 3 * c.d_model, lw.qkv_w, lw.qkv_b,
-                               lo, p + " query_key_value"));
+        Linear qkv, MakeLinear(c.d_model, 3 * c.d_model, lw.qkv_w, lw.qkv_b, lo,
+                               p + " query_key_value"));
     l.qkv = std::move(qkv);
-    FFF_ASSIGN_OR_RETURN(
-        Linear out, MakeLinear(c.d_model, c.d_model, lw.attn_out_w,
-                               lw.attn_out_b, lo, p + " attention dense"));
+    FFF_ASSIGN_OR_RETURN(Linear out,
+                         MakeLinear(c.d_model, c.d_model, lw.attn_out_w,
+                                    lw.attn_out_b, lo, p + " attention dense"));
     l.attn_out = std::move(out);
     if (c.ff_kind == FfKind::kLeafFff) {
       LeafFffOptions lfo;
@@ -233,14 +241,14 @@ Status Model::Impl::Build(const ModelOptions& options) {
     LinearOptions gelu = lo;
     gelu.activation = LinearActivation::kGelu;
     FFF_ASSIGN_OR_RETURN(
-        Linear t, MakeLinear(c.d_model, c.d_model, w.mlm_dense_w,
-                             w.mlm_dense_b, gelu, "mlm transform"));
+        Linear t, MakeLinear(c.d_model, c.d_model, w.mlm_dense_w, w.mlm_dense_b,
+                             gelu, "mlm transform"));
     mlm_transform = std::move(t);
   }
   if (!w.decoder_w.empty()) {
     FFF_ASSIGN_OR_RETURN(
-        Linear d, MakeLinear(c.d_model, c.vocab_size, w.decoder_w,
-                             w.decoder_b, lo, "decoder"));
+        Linear d, MakeLinear(c.d_model, c.vocab_size, w.decoder_w, w.decoder_b,
+                             lo, "decoder"));
     decoder = std::move(d);
   }
   if (!w.head_w.empty()) {
@@ -249,13 +257,12 @@ Status Model::Impl::Build(const ModelOptions& options) {
       LinearOptions tanh = lo;
       tanh.activation = LinearActivation::kTanh;
       FFF_ASSIGN_OR_RETURN(
-          Linear pd, MakeLinear(c.d_model, c.pooler_dim, w.pooler_w,
-                                w.pooler_b, tanh, "pooler.dense"));
+          Linear pd, MakeLinear(c.d_model, c.pooler_dim, w.pooler_w, w.pooler_b,
+                                tanh, "pooler.dense"));
       pooler = std::move(pd);
       head_in = c.pooler_dim;
     }
-    const int64_t n_labels =
-        static_cast<int64_t>(w.head_b.size());
+    const int64_t n_labels = static_cast<int64_t>(w.head_b.size());
     FFF_ASSIGN_OR_RETURN(Linear hd, MakeLinear(head_in, n_labels, w.head_w,
                                                w.head_b, lo, "head"));
     head = std::move(hd);
@@ -271,9 +278,10 @@ Status Model::Impl::Build(const ModelOptions& options) {
         "fff: cpu target \"{}\": not compiled in or not supported by this CPU",
         target));
   }
-  scores.assign(static_cast<size_t>(n_threads),
-                std::vector<float>(static_cast<size_t>(kernels::AttentionScratchFloats(
-                    c.max_seq_length, c.d_model / c.n_heads))));
+  scores.assign(
+      static_cast<size_t>(n_threads),
+      std::vector<float>(static_cast<size_t>(kernels::AttentionScratchFloats(
+          c.max_seq_length, c.d_model / c.n_heads))));
   return Status::Ok();
 }
 
@@ -317,7 +325,8 @@ Result<Model> Model::Load(const std::string& dir, const ModelOptions& options) {
     const fs::path vt = fs::path(dir) / "vocab.txt";
     std::error_code ec;
     if (fs::exists(tj, ec)) {
-      FFF_ASSIGN_OR_RETURN(Tokenizer t, Tokenizer::FromTokenizerJson(tj.string()));
+      FFF_ASSIGN_OR_RETURN(Tokenizer t,
+                           Tokenizer::FromTokenizerJson(tj.string()));
       im.tokenizer = std::move(t);
     } else if (fs::exists(vt, ec)) {
       FFF_ASSIGN_OR_RETURN(Tokenizer t, Tokenizer::FromVocabTxt(vt.string()));
@@ -368,8 +377,8 @@ Status Model::Impl::Validate(SequenceList sequences,
     const auto& seq = sequences[s];
     if (seq.empty() || static_cast<int64_t>(seq.size()) > cfg.max_seq_length) {
       return InvalidArgumentError(fmt::format(
-          "fff: sequence {}: expected 1..{} tokens (max_seq_length), got {}",
-          s, cfg.max_seq_length, seq.size()));
+          "fff: sequence {}: expected 1..{} tokens (max_seq_length), got {}", s,
+          cfg.max_seq_length, seq.size()));
     }
     for (size_t i = 0; i < seq.size(); ++i) {
       if (seq[i] < 0 || seq[i] >= cfg.vocab_size) {
@@ -393,8 +402,8 @@ void Model::Impl::RowBlocks(int64_t n_rows,
 }
 
 namespace {
-template <class T>
-void Grow(std::vector<T>& v, int64_t n) {
+template <class T, class A>
+void Grow(std::vector<T, A>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
 }
 }  // namespace
@@ -417,9 +426,9 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     }
     for (size_t s = 0; s < type_ids.size(); ++s) {
       if (type_ids[s].size() != sequences[s].size()) {
-        return InvalidArgumentError(fmt::format(
-            "fff: type_ids of sequence {}: expected {} ids, got {}", s,
-            sequences[s].size(), type_ids[s].size()));
+        return InvalidArgumentError(
+            fmt::format("fff: type_ids of sequence {}: expected {} ids, got {}",
+                        s, sequences[s].size(), type_ids[s].size()));
       }
       for (int32_t t : type_ids[s]) {
         if (t < 0 || t >= c.type_vocab_size) {
@@ -457,24 +466,24 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
   // Embedding: word row + scale * sinusoid(position), then LayerNorm.
   const ModelWeights& w = im.w;
   const float scale = w.pos_scale;
-  ParallelFor(static_cast<int64_t>(sequences.size()), im.n_threads,
-              [&](int64_t s) {
-                const auto& seq = sequences[static_cast<size_t>(s)];
-                for (size_t p = 0; p < seq.size(); ++p) {
-                  float* row = h + (seq_start[s] + static_cast<int64_t>(p)) * d;
-                  const float* word = w.word_emb.data() + seq[p] * d;
-                  const float* pos = w.pos_table.data() + p * d;
-                  for (int64_t i = 0; i < d; ++i) row[i] = word[i] + scale * pos[i];
-                  if (!w.type_emb.empty()) {  // HF BERT: type 0 by default
-                    const int32_t type =
-                        type_ids.empty() ? 0 : type_ids[static_cast<size_t>(s)][p];
-                    const float* te = w.type_emb.data() + type * d;
-                    for (int64_t i = 0; i < d; ++i) row[i] += te[i];
-                  }
-                  im.ek->layer_norm(row, row, 1, d, w.emb_norm_w.data(),
-                                    w.emb_norm_b.data(), c.norm_eps);
-                }
-              });
+  ParallelFor(
+      static_cast<int64_t>(sequences.size()), im.n_threads, [&](int64_t s) {
+        const auto& seq = sequences[static_cast<size_t>(s)];
+        for (size_t p = 0; p < seq.size(); ++p) {
+          float* row = h + (seq_start[s] + static_cast<int64_t>(p)) * d;
+          const float* word = w.word_emb.data() + seq[p] * d;
+          const float* pos = w.pos_table.data() + p * d;
+          for (int64_t i = 0; i < d; ++i) row[i] = word[i] + scale * pos[i];
+          if (!w.type_emb.empty()) {  // HF BERT: type 0 by default
+            const int32_t type =
+                type_ids.empty() ? 0 : type_ids[static_cast<size_t>(s)][p];
+            const float* te = w.type_emb.data() + type * d;
+            for (int64_t i = 0; i < d; ++i) row[i] += te[i];
+          }
+          im.ek->layer_norm(row, row, 1, d, w.emb_norm_w.data(),
+                            w.emb_norm_b.data(), c.norm_eps);
+        }
+      });
   im.Lap(&tm.embedding);
   if (full_trace != nullptr) full_trace->embedding.assign(h, h + n * d);
 
@@ -487,8 +496,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     im.RowBlocks(n, [&](int64_t r0, int64_t rows) {
       AddInPlace(h + r0 * d, y + r0 * d, rows * d);
       if (!g.empty()) {
-        im.ek->layer_norm(h + r0 * d, out + r0 * d, rows, d, g.data(),
-                          b.data(), c.norm_eps);
+        im.ek->layer_norm(h + r0 * d, out + r0 * d, rows, d, g.data(), b.data(),
+                          c.norm_eps);
       }
     });
     im.Lap(g.empty() ? &tm.residual : &tm.norms);
@@ -518,8 +527,10 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
                  lw.norm_factor, im.n_threads, im.scores);
     im.Lap(&tm.attention_core);
     FFF_RETURN_IF_ERROR(l.attn_out->Forward(
-        MatrixView<const float>({im.ctx.data(), static_cast<size_t>(n * d)}, n, d),
-        MatrixView<float>({t, static_cast<size_t>(n * d)}, n, d), im.n_threads));
+        MatrixView<const float>({im.ctx.data(), static_cast<size_t>(n * d)}, n,
+                                d),
+        MatrixView<float>({t, static_cast<size_t>(n * d)}, n, d),
+        im.n_threads));
     im.Lap(&tm.attention_out);
     // Residual, then LN2 of the feedforward block (pre-LN: into t) or this
     // block's LN1 (post-LN: in place).
@@ -530,9 +541,10 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     }
     // Feedforward block: h += FF(LN2(h)), or h = LN2(h + FF(h)).
     float* ff_out = im.ctx.data();
-    const MatrixView<const float> t_view({pre ? t : h, static_cast<size_t>(n * d)},
-                                         n, d);
-    const MatrixView<float> out_view({ff_out, static_cast<size_t>(n * d)}, n, d);
+    const MatrixView<const float> t_view(
+        {pre ? t : h, static_cast<size_t>(n * d)}, n, d);
+    const MatrixView<float> out_view({ff_out, static_cast<size_t>(n * d)}, n,
+                                     d);
     if (l.leaf) {
       std::span<int32_t> leaves;
       if (trace != nullptr) {
@@ -543,7 +555,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     } else if (l.fff) {
       FffTrace ft;
       if (trace != nullptr) {
-        const size_t cells = static_cast<size_t>(n * c.fff_trees * (c.fff_depth + 1));
+        const size_t cells =
+            static_cast<size_t>(n * c.fff_trees * (c.fff_depth + 1));
         trace->routings.emplace_back(cells);
         ft.nodes = trace->routings.back();
         if (full_trace != nullptr) {
@@ -555,7 +568,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
     } else {
       float* mid = im.big.data();
       FFF_RETURN_IF_ERROR(l.ff_in->Forward(
-          t_view, MatrixView<float>({mid, static_cast<size_t>(n * c.d_ff)}, n, c.d_ff),
+          t_view,
+          MatrixView<float>({mid, static_cast<size_t>(n * c.d_ff)}, n, c.d_ff),
           im.n_threads));
       int64_t d_mid = c.d_ff;
       if (c.ff_nonlin == FfNonlin::kGeluGlu) {
@@ -567,7 +581,8 @@ Status Model::Encode(SequenceList sequences, std::vector<float>* hidden,
         mid = glu;
       }
       FFF_RETURN_IF_ERROR(l.ff_out->Forward(
-          MatrixView<const float>({mid, static_cast<size_t>(n * d_mid)}, n, d_mid),
+          MatrixView<const float>({mid, static_cast<size_t>(n * d_mid)}, n,
+                                  d_mid),
           out_view, im.n_threads));
     }
     im.Lap(&tm.ff);
@@ -657,7 +672,8 @@ void PoolRows(const float* h, int64_t begin, int64_t end, int64_t d,
     case Pooler::kLse:
       for (int64_t i = 0; i < d; ++i) {
         double m = first[i];
-        for (int64_t r = begin + 1; r < end; ++r) m = std::max<double>(m, h[r * d + i]);
+        for (int64_t r = begin + 1; r < end; ++r)
+          m = std::max<double>(m, h[r * d + i]);
         double sum = 0;
         for (int64_t r = begin; r < end; ++r) sum += std::exp(h[r * d + i] - m);
         out[i] = static_cast<float>(m + std::log(sum));
@@ -684,7 +700,8 @@ Status Model::Classify(SequenceList sequences, std::vector<float>* logits,
   int64_t begin = 0;
   for (int64_t s = 0; s < n_seq; ++s) {
     const int64_t end = begin + static_cast<int64_t>(sequences[s].size());
-    PoolRows(hidden.data(), begin, end, d, im.cfg.pooler, pooled.data() + s * d);
+    PoolRows(hidden.data(), begin, end, d, im.cfg.pooler,
+             pooled.data() + s * d);
     begin = end;
   }
   MatrixView<const float> head_in(std::span<const float>(pooled), n_seq, d);

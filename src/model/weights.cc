@@ -34,12 +34,14 @@ class TensorReader {
     return *names.begin();
   }
 
+  template <class A>
   Status Read(const std::string& name, std::vector<int64_t> shape,
-              std::vector<float>* out) {
+              std::vector<float, A>* out) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     out->resize(static_cast<size_t>(n));
-    FFF_RETURN_IF_ERROR(r_.ReadF32(name, shape, *out));
+    FFF_RETURN_IF_ERROR(
+        r_.ReadF32(name, shape, std::span<float>(out->data(), out->size())));
     used_.insert(name);
     n_parameters_ += n;
     return Status::Ok();

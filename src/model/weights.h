@@ -13,6 +13,7 @@
 #include "fff/model.h"
 #include "fff/safetensors.h"
 #include "fff/status.h"
+#include "src/base/aligned_buffer.h"
 
 namespace fff {
 
@@ -44,8 +45,10 @@ struct LayerWeights {
   std::vector<float> attn_out_b;
   std::vector<float> ff_in_w, ff_in_b;    // dense: [d_ff, d_model]
   std::vector<float> ff_out_w, ff_out_b;  // dense: [d_model, d_ff(/2)]
-  std::vector<float> fff_w_in, fff_b_in;  // FFF: [trees*nodes, d_model]
-  std::vector<float> fff_w_out;   // FFF: node-major [trees*nodes, d_model]
+  // FFF: [trees*nodes, d_model] and node-major w_out, 64-byte aligned (the
+  // kernels' row loads then never straddle cache lines).
+  AlignedVector<float> fff_w_in, fff_b_in;
+  AlignedVector<float> fff_w_out;
   std::vector<uint8_t> fff_kept;  // pruned FFF: 1 per kept node [trees*nodes]
   // Zero-copy FFF (fff-node-records-v2): views into the mapped checkpoint
   // (then fff_w_in / fff_b_in / fff_w_out stay empty); the views' owner,
