@@ -11,6 +11,7 @@
 
 #include "fff/dense_ff.h"
 #include "fff/fff.h"
+#include "src/base/aligned_buffer.h"
 #include "src/kernels/encoder_kernels.h"
 #include "src/kernels/fff_kernels.h"
 #include "tests/testing/fff_testing.h"
@@ -44,8 +45,9 @@ void BM_FffLayer(benchmark::State& state) {
   const int64_t batch = state.range(0);
   const FffShape s{768, 768, state.range(2), state.range(1)};
   const testing::FffWeights w = testing::MakeRandomWeights(s, 4);
-  std::vector<float> x = testing::MakeRandomRows(batch, 768, 768, 0, 5);
-  std::vector<float> y(batch * 768);
+  const std::vector<float> x0 = testing::MakeRandomRows(batch, 768, 768, 0, 5);
+  const AlignedVector<float> x(x0.begin(), x0.end());  // as the model's rows
+  AlignedVector<float> y(batch * 768);
   FffOptions opt;
   opt.n_threads = static_cast<int>(state.range(3));
   auto layer = FffLayer::Create(s, w.view(), opt);
@@ -56,7 +58,7 @@ void BM_FffLayer(benchmark::State& state) {
   for (auto _ : state) {
     Status st = layer->Forward(
         MatrixView<const float>(std::span<const float>(x), batch, 768),
-        MatrixView<float>(y, batch, 768));
+        MatrixView<float>(std::span<float>(y), batch, 768));
     if (!st.ok()) state.SkipWithError(st.ToString().c_str());
   }
   state.SetItemsProcessed(state.iterations() * batch);
@@ -109,11 +111,11 @@ void BM_Attention(benchmark::State& state,
   const int64_t n = state.range(0), heads = state.range(1),
                 d_head = state.range(2);
   const int64_t d_model = heads * d_head;
-  std::vector<float> qkv = testing::MakeRandomRows(n, 3 * d_model,
-                                                   3 * d_model, 0, 9);
+  std::vector<float> qkv =
+      testing::MakeRandomRows(n, 3 * d_model, 3 * d_model, 0, 9);
   std::vector<float> ctx(static_cast<size_t>(n * d_model));
-  std::vector<float> scratch(static_cast<size_t>(
-      kernels::AttentionScratchFloats(n, d_head) + 16));
+  std::vector<float> scratch(
+      static_cast<size_t>(kernels::AttentionScratchFloats(n, d_head) + 16));
   float* aligned = reinterpret_cast<float*>(
       (reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
   for (auto _ : state) {

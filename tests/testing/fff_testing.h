@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fff/fff.h"
+#include "src/base/aligned_buffer.h"
 
 namespace fff::testing {
 
@@ -22,12 +23,12 @@ inline constexpr double kGeluLipschitz = 1.13;
 // Allowed error of the vectorised GELU beyond the float result's rounding.
 inline constexpr double kGeluAbsError = 2e-7;
 
-// Owning FFF weights in fff's layouts.
+// Owning FFF weights in fff's layouts, 64-byte aligned as the model's are.
 struct FffWeights {
   FffShape shape;
-  std::vector<float> w_in;   // [n_total, d_in]
-  std::vector<float> b_in;   // [n_total]
-  std::vector<float> w_out;  // [n_total, d_out] node-major
+  AlignedVector<float> w_in;   // [n_total, d_in]
+  AlignedVector<float> b_in;   // [n_total]
+  AlignedVector<float> w_out;  // [n_total, d_out] node-major
   FffWeightsView view() const { return {w_in, b_in, w_out}; }
 };
 

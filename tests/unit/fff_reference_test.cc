@@ -55,7 +55,7 @@ TEST(FffReferenceTest, ConditionalEqualsMaskedDense) {
     const int64_t n_rows = 23;
     std::vector<float> xf =
         testing::MakeRandomRows(n_rows, s.d_in, s.d_in, 0, seed++);
-    auto to_d = [](const std::vector<float>& v) {
+    auto to_d = [](const auto& v) {
       return std::vector<double>(v.begin(), v.end());
     };
     std::vector<double> wi = to_d(w.w_in), bi = to_d(w.b_in),

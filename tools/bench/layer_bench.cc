@@ -52,24 +52,6 @@ Result<InputPool> MakePool(int64_t d_model, int64_t batch, bool fresh,
   return p;
 }
 
-// An FFF layer's weights in aligned storage.
-struct AlignedFffWeights {
-  FffShape shape;
-  AlignedBuffer<float> w_in, b_in, w_out;
-  FffWeightsView view() const {
-    return {w_in.span(), b_in.span(), w_out.span()};
-  }
-};
-
-Result<AlignedFffWeights> Align(const testing::FffWeights& w) {
-  AlignedFffWeights a;
-  a.shape = w.shape;
-  FFF_RETURN_IF_ERROR(CopyAligned(w.w_in, &a.w_in, "FFF w_in"));
-  FFF_RETURN_IF_ERROR(CopyAligned(w.b_in, &a.b_in, "FFF b_in"));
-  FFF_RETURN_IF_ERROR(CopyAligned(w.w_out, &a.w_out, "FFF w_out"));
-  return a;
-}
-
 // The call's window of the pool: consecutive batches, wrapping around.
 struct Cursor {
   int64_t next = 0;
@@ -117,14 +99,11 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
   // Weights, made once per model (deterministic synthetic values).
   std::map<int64_t, DenseModel> dense;
   for (int64_t h : o.dense_widths) dense[h] = MakeDense(d, h, o.seed + h);
-  std::vector<AlignedFffWeights> fff;
+  std::vector<testing::FffWeights> fff;  // 64-byte aligned
   for (auto [trees, depth] : o.variants) {
     FffShape s{d, d, depth, trees};
     FFF_RETURN_IF_ERROR(ValidateFffShape(s));
-    FFF_ASSIGN_OR_RETURN(
-        AlignedFffWeights w,
-        Align(testing::MakeInitWeights(s, o.seed + 7 * trees + depth)));
-    fff.push_back(std::move(w));
+    fff.push_back(testing::MakeInitWeights(s, o.seed + 7 * trees + depth));
   }
 
   for (int threads : o.threads) {
@@ -198,7 +177,7 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
         report.results.push_back(r);
       }
       for (size_t v = 0; v < o.variants.size(); ++v) {
-        const AlignedFffWeights& w = fff[v];
+        const testing::FffWeights& w = fff[v];
         const FffShape& s = w.shape;
         LayerResult r;
         r.is_fff = true;
