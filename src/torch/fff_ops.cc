@@ -66,6 +66,30 @@ Dims CheckArgs(const at::Tensor& x, const at::Tensor& w_in,
   return d;
 }
 
+void CheckBackwardArgs(const at::Tensor& dy, const at::Tensor& nodes,
+                       const at::Tensor& logits, const at::Tensor& x,
+                       const Dims& d) {
+  const FffShape& s = d.shape;
+  TORCH_CHECK(dy.scalar_type() == x.scalar_type() &&
+                  dy.numel() == d.n_rows * s.d_out && dy.size(-1) == s.d_out,
+              "fff: dy: expected ", x.scalar_type(), " [", d.n_rows, ", ",
+              s.d_out, "] (as y), got ", dy.scalar_type(), " ", dy.sizes());
+  const int64_t nv = s.n_visited();
+  TORCH_CHECK(nodes.scalar_type() == at::kInt && nodes.numel() == d.n_rows * nv,
+              "fff: nodes: expected int32 with ", d.n_rows * nv,
+              " elements (N x n_trees x (depth+1)), got ", nodes.scalar_type(),
+              " ", nodes.sizes());
+  TORCH_CHECK(logits.scalar_type() == x.scalar_type() &&
+                  logits.numel() == d.n_rows * nv,
+              "fff: logits: expected ", x.scalar_type(), " with ",
+              d.n_rows * nv, " elements, got ", logits.scalar_type(), " ",
+              logits.sizes());
+  for (const at::Tensor* t : {&dy, &nodes, &logits}) {
+    TORCH_CHECK(t->device() == x.device(), "fff: expected every tensor on ",
+                x.device(), ", got one on ", t->device());
+  }
+}
+
 void CheckStatus(const Status& st) { TORCH_CHECK(st.ok(), st.ToString()); }
 
 Weights KernelLayout(const at::Tensor& w_in, const at::Tensor& b_in,
@@ -137,22 +161,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BackwardCpu(
     const at::Tensor& nodes_in, const at::Tensor& logits_in, int64_t n_trees) {
   const Dims d = CheckArgs(x_in, w_in_in, b_in_in, w_out_in, n_trees);
   const FffShape& s = d.shape;
-  TORCH_CHECK(
-      dy_in.scalar_type() == x_in.scalar_type() &&
-          dy_in.numel() == d.n_rows * s.d_out && dy_in.size(-1) == s.d_out,
-      "fff: dy: expected ", x_in.scalar_type(), " [", d.n_rows, ", ", s.d_out,
-      "] (as y), got ", dy_in.scalar_type(), " ", dy_in.sizes());
-  const int64_t nv = s.n_visited();
-  TORCH_CHECK(
-      nodes_in.scalar_type() == at::kInt && nodes_in.numel() == d.n_rows * nv,
-      "fff: nodes: expected int32 with ", d.n_rows * nv,
-      " elements (N x n_trees x (depth+1)), got ", nodes_in.scalar_type(), " ",
-      nodes_in.sizes());
-  TORCH_CHECK(logits_in.scalar_type() == x_in.scalar_type() &&
-                  logits_in.numel() == d.n_rows * nv,
-              "fff: logits: expected ", x_in.scalar_type(), " with ",
-              d.n_rows * nv, " elements, got ", logits_in.scalar_type(), " ",
-              logits_in.sizes());
+  CheckBackwardArgs(dy_in, nodes_in, logits_in, x_in, d);
   const at::Tensor x = x_in.reshape({d.n_rows, s.d_in}).contiguous();
   const at::Tensor dy = dy_in.reshape({d.n_rows, s.d_out}).contiguous();
   const Weights w = KernelLayout(w_in_in, b_in_in, w_out_in);

@@ -73,24 +73,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> BackwardCuda(
               "fff (CUDA): expected float32 weights, got ",
               w_in_in.scalar_type(), " (float64 runs on the CPU)");
   const at::Tensor dy_f = AsFloat(dy_in);
-  TORCH_CHECK(dy_f.numel() == d.n_rows * s.d_out && dy_f.size(-1) == s.d_out,
-              "fff: dy: expected [", d.n_rows, ", ", s.d_out, "] (as y), got ",
-              dy_in.sizes());
-  const int64_t nv = s.n_visited();
-  TORCH_CHECK(
-      nodes_in.scalar_type() == at::kInt && nodes_in.numel() == d.n_rows * nv,
-      "fff: nodes: expected int32 with ", d.n_rows * nv,
-      " elements (N x n_trees x (depth+1)), got ", nodes_in.scalar_type(), " ",
-      nodes_in.sizes());
-  TORCH_CHECK(logits_in.scalar_type() == at::kFloat &&
-                  logits_in.numel() == d.n_rows * nv,
-              "fff: logits: expected float32 with ", d.n_rows * nv,
-              " elements, got ", logits_in.scalar_type(), " ",
-              logits_in.sizes());
-  for (const at::Tensor* t : {&dy_in, &nodes_in, &logits_in}) {
-    TORCH_CHECK(t->device() == x_in.device(), "fff: expected every tensor on ",
-                x_in.device(), ", got one on ", t->device());
-  }
+  CheckBackwardArgs(dy_f, nodes_in, logits_in, x_f, d);
   const c10::DeviceGuard guard(x_in.device());
   const at::Tensor x = x_f.reshape({d.n_rows, s.d_in}).contiguous();
   const at::Tensor dy = dy_f.reshape({d.n_rows, s.d_out}).contiguous();

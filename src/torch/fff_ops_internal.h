@@ -25,6 +25,13 @@ Dims CheckArgs(const at::Tensor& x, const at::Tensor& w_in,
                const at::Tensor& b_in, const at::Tensor& w_out,
                int64_t n_trees);
 
+// TORCH_CHECKs fff_backward's dy, nodes and logits against the checked
+// forward arguments: dy [n_rows, d_out] and logits in x's dtype, int32
+// nodes, n_rows * n_visited routing entries, everything on x's device.
+void CheckBackwardArgs(const at::Tensor& dy, const at::Tensor& nodes,
+                       const at::Tensor& logits, const at::Tensor& x,
+                       const Dims& d);
+
 // TORCH_CHECK(st.ok()) with the Status's text.
 void CheckStatus(const Status& st);
 
