@@ -20,19 +20,21 @@ namespace fff::cuda::detail {
 inline constexpr int kWarpSize = 32;
 inline constexpr int kMaxWarpsPerBlock = 8;
 
-__device__ __forceinline__ float ToFloat(float v) { return v; }
-__device__ __forceinline__ float ToFloat(__nv_bfloat16 v) {
+// Element conversions (host and device: the benchmark uses them on both).
+__host__ __device__ __forceinline__ float ToFloat(float v) { return v; }
+__host__ __device__ __forceinline__ float ToFloat(__nv_bfloat16 v) {
   return __bfloat162float(v);
 }
 
 template <class T>
-__device__ __forceinline__ T FromFloat(float v);
+__host__ __device__ __forceinline__ T FromFloat(float v);
 template <>
-__device__ __forceinline__ float FromFloat<float>(float v) {
+__host__ __device__ __forceinline__ float FromFloat<float>(float v) {
   return v;
 }
 template <>
-__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
+__host__ __device__ __forceinline__ __nv_bfloat16
+FromFloat<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
 
@@ -108,7 +110,7 @@ __device__ __forceinline__ float DotPart(const T* __restrict__ a,
 }
 
 // Exact GELU, 0.5 z (1 + erf(z / sqrt 2)), and its derivative
-// Phi(z) + z phi(z).
+// Phi(z) + z phi(z) (also what fff-cuda-bench's masked-dense baseline uses).
 __device__ __forceinline__ float Gelu(float z) {
   return 0.5f * z * (1.0f + erff(z * 0.70710678118654752f));
 }

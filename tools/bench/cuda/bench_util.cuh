@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fff/status.h"
+#include "src/cuda/fff_cuda_common.cuh"
 #include "tools/bench/cuda/report.h"
 
 namespace fff::cuda_bench {
@@ -146,18 +147,12 @@ void ToBf16(const float* in, Bf16* out, size_t n, cudaStream_t s);
 template <class T>
 void FillValue(T* p, size_t n, float value, cudaStream_t s);
 
-__host__ __device__ inline float ToFloat(float v) { return v; }
-__host__ __device__ inline float ToFloat(Bf16 v) { return __bfloat162float(v); }
-template <class T>
-__host__ __device__ inline T FromFloat(float v);
-template <>
-__host__ __device__ inline float FromFloat<float>(float v) {
-  return v;
-}
-template <>
-__host__ __device__ inline Bf16 FromFloat<Bf16>(float v) {
-  return __float2bfloat16_rn(v);
-}
+// Element conversions and the exact GELU with its derivative: the FFF
+// layer's own (src/cuda/fff_cuda_common.cuh).
+using ::fff::cuda::detail::FromFloat;
+using ::fff::cuda::detail::Gelu;
+using ::fff::cuda::detail::GeluGrad;
+using ::fff::cuda::detail::ToFloat;
 
 // count elements of T at src (device), as floats on the host.
 template <class T>
@@ -166,16 +161,6 @@ std::vector<float> ToHostFloat(const void* src, size_t count) {
   std::vector<float> out(count);
   for (size_t i = 0; i < count; ++i) out[i] = ToFloat(raw[i]);
   return out;
-}
-
-// Exact (erf) GELU and its derivative, as in the FFF layer.
-__device__ __forceinline__ float GeluErf(float z) {
-  return 0.5f * z * (1.0f + erff(z * 0.70710678118654752f));
-}
-__device__ __forceinline__ float GeluErfGrad(float z) {
-  const float cdf = 0.5f * (1.0f + erff(z * 0.70710678118654752f));
-  const float pdf = 0.39894228040143268f * expf(-0.5f * z * z);
-  return cdf + z * pdf;
 }
 
 // ---- GEMMs ----------------------------------------------------------------

@@ -41,7 +41,7 @@ __global__ void BiasGeluKernel(const T* in, const T* bias, T* pre, T* act,
        i += int64_t{gridDim.x} * blockDim.x) {
     const float v = ToFloat(in[i]) + ToFloat(bias[i % cols]);
     if (pre != nullptr) pre[i] = FromFloat<T>(v);
-    act[i] = FromFloat<T>(GeluErf(v));
+    act[i] = FromFloat<T>(Gelu(v));
   }
 }
 
@@ -60,7 +60,7 @@ __global__ void GeluBackwardKernel(T* dh, const T* pre, int64_t n,
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
     const float z = ToFloat(pre[i]);
-    const float d = tanh_form ? GeluTanhGrad(z) : GeluErfGrad(z);
+    const float d = tanh_form ? GeluTanhGrad(z) : GeluGrad(z);
     dh[i] = FromFloat<T>(ToFloat(dh[i]) * d);
   }
 }

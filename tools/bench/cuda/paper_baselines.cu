@@ -43,7 +43,7 @@ __global__ void NaiveFffForwardKernel(const float* x, const float* w_in,
       float acc = 0.0f;
       for (int k = 0; k < d_in; ++k) acc += xr[k] * wi[k];
       const float z = acc + b_in[g];
-      const float a = GeluErf(z);
+      const float a = Gelu(z);
       const float* wo = w_out + g * d_out;
       for (int k = 0; k < d_out; ++k) yr[k] += a * wo[k];
       node = 2 * node + 1 + (z > 0.0f ? 1 : 0);
@@ -92,7 +92,7 @@ __global__ void MaskedGeluKernel(const T* z, const float* b_in,
   for (int64_t g = threadIdx.x; g < n_total; g += blockDim.x) {
     const int64_t i = r * n_total + g;
     const float mask = OnPath(row_nodes, g, n_nodes, levels) ? 1.0f : 0.0f;
-    a[i] = FromFloat<T>(GeluErf(ToFloat(z[i]) + b_in[g]) * mask);
+    a[i] = FromFloat<T>(Gelu(ToFloat(z[i]) + b_in[g]) * mask);
   }
 }
 
@@ -107,8 +107,8 @@ __global__ void MaskedGeluBackwardKernel(T* da, const T* z, const float* b_in,
   for (int64_t g = threadIdx.x; g < n_total; g += blockDim.x) {
     const int64_t i = r * n_total + g;
     const float mask = OnPath(row_nodes, g, n_nodes, levels) ? 1.0f : 0.0f;
-    da[i] = FromFloat<T>(ToFloat(da[i]) * mask *
-                         GeluErfGrad(ToFloat(z[i]) + b_in[g]));
+    da[i] =
+        FromFloat<T>(ToFloat(da[i]) * mask * GeluGrad(ToFloat(z[i]) + b_in[g]));
   }
 }
 
@@ -200,26 +200,22 @@ void MeasureMasked(Ctx& ctx, const TokenInputs& in, const fff::FffShape& shape,
       const int64_t walkers = n_rows * n_trees;
       const unsigned route_blocks =
           static_cast<unsigned>((walkers + 255) / 256);
-      if (bf) {
-        MaskedRouteKernel<Bf16><<<route_blocks, 256, 0, ctx.stream>>>(
-            z.as<Bf16>(), b, n_rows, n_trees, levels, n_nodes,
+      // Route over Z, then A = GELU(Z + b) * mask, in the run's element type.
+      auto route_and_activate = [&](auto element) -> std::string {
+        using T = decltype(element);
+        MaskedRouteKernel<T><<<route_blocks, 256, 0, ctx.stream>>>(
+            z.as<T>(), b, n_rows, n_trees, levels, n_nodes,
             mnodes.as<int32_t>());
         RETURN_IF_LAUNCH_ERROR();
-        MaskedGeluKernel<Bf16>
+        MaskedGeluKernel<T>
             <<<static_cast<unsigned>(n_rows), 256, 0, ctx.stream>>>(
-                z.as<Bf16>(), b, mnodes.as<int32_t>(), a.as<Bf16>(), n_total,
-                n_nodes, n_trees, levels);
-      } else {
-        MaskedRouteKernel<float><<<route_blocks, 256, 0, ctx.stream>>>(
-            z.as<float>(), b, n_rows, n_trees, levels, n_nodes,
-            mnodes.as<int32_t>());
+                z.as<T>(), b, mnodes.as<int32_t>(), a.as<T>(), n_total, n_nodes,
+                n_trees, levels);
         RETURN_IF_LAUNCH_ERROR();
-        MaskedGeluKernel<float>
-            <<<static_cast<unsigned>(n_rows), 256, 0, ctx.stream>>>(
-                z.as<float>(), b, mnodes.as<int32_t>(), a.as<float>(), n_total,
-                n_nodes, n_trees, levels);
-      }
-      RETURN_IF_LAUNCH_ERROR();
+        return {};
+      };
+      RETURN_IF_ERROR(bf ? route_and_activate(Bf16{})
+                         : route_and_activate(float{}));
       return Gemm(ctx.blas, p, CUBLAS_OP_N, CUBLAS_OP_N, d, n_rows, n_total,
                   w_out, d, a.get(), n_total, ym.get(), t, d);
     };
@@ -233,16 +229,17 @@ void MeasureMasked(Ctx& ctx, const TokenInputs& in, const fff::FffShape& shape,
       // dA^T (n_total x N) = op_T(W_out as 768 x n_total) dY^T
       RETURN_IF_ERROR(Gemm(ctx.blas, p, CUBLAS_OP_T, CUBLAS_OP_N, n_total,
                            n_rows, d, w_out, d, dy, d, da.get(), t, n_total));
+      auto gelu_backward = [&](auto element) {
+        using T = decltype(element);
+        MaskedGeluBackwardKernel<T>
+            <<<static_cast<unsigned>(n_rows), 256, 0, ctx.stream>>>(
+                da.as<T>(), z.as<T>(), b, mnodes.as<int32_t>(), n_total,
+                n_nodes, n_trees, levels);
+      };
       if (bf) {
-        MaskedGeluBackwardKernel<Bf16>
-            <<<static_cast<unsigned>(n_rows), 256, 0, ctx.stream>>>(
-                da.as<Bf16>(), z.as<Bf16>(), b, mnodes.as<int32_t>(), n_total,
-                n_nodes, n_trees, levels);
+        gelu_backward(Bf16{});
       } else {
-        MaskedGeluBackwardKernel<float>
-            <<<static_cast<unsigned>(n_rows), 256, 0, ctx.stream>>>(
-                da.as<float>(), z.as<float>(), b, mnodes.as<int32_t>(), n_total,
-                n_nodes, n_trees, levels);
+        gelu_backward(float{});
       }
       RETURN_IF_LAUNCH_ERROR();
       // dW_out^T (768 x n_total) = dY^T A; dW_in^T = X^T dZ; db = dZ^T 1;
