@@ -22,7 +22,7 @@
 
 namespace fff {
 
-inline constexpr size_t kVectorAlignBytes = 64;
+inline constexpr size_t kCacheLineBytes = 64;
 
 template <class T>
 struct CacheLineAllocator {
@@ -32,10 +32,10 @@ struct CacheLineAllocator {
   CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}  // NOLINT
   T* allocate(size_t n) {
     return static_cast<T*>(
-        ::operator new (n * sizeof(T), std::align_val_t{kVectorAlignBytes}));
+        ::operator new (n * sizeof(T), std::align_val_t{kCacheLineBytes}));
   }
   void deallocate(T* p, size_t) noexcept {
-    ::operator delete (p, std::align_val_t{kVectorAlignBytes});
+    ::operator delete (p, std::align_val_t{kCacheLineBytes});
   }
   template <class U>
   bool operator==(const CacheLineAllocator<U>&) const noexcept {
@@ -45,8 +45,6 @@ struct CacheLineAllocator {
 
 template <class T>
 using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
-
-inline constexpr size_t kCacheLineBytes = 64;
 
 template <class T>
 class AlignedBuffer {

@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <span>
-#include <utility>
 #include <vector>
 
 #include "build_info.h"
@@ -23,32 +22,22 @@ namespace fff::bench {
 namespace {
 
 // Rows of x the calls draw from: the batch itself, or for fresh inputs a
-// pool of distinct rows that calls walk through.
-// Every array the layers read or write is 64-byte aligned, as the model's
-// are (checkpoint records and activation buffers): a std::vector's data is
+// pool of distinct rows that calls walk through. 64-byte aligned, as the
+// model's arrays are (and testing::FffWeights): a plain std::vector's data is
 // only 16-byte aligned, which splits every 64-byte vector load across two
 // cache lines and slowed the FFF kernels by 10-25 % (docs/benchmarks.md).
 struct InputPool {
-  AlignedBuffer<float> x;
-  AlignedBuffer<float> y;
+  AlignedVector<float> x;
+  AlignedVector<float> y;
   int64_t rows = 0;
 };
 
-Status CopyAligned(const std::vector<float>& v, AlignedBuffer<float>* out,
-                   const char* what) {
-  FFF_RETURN_IF_ERROR(out->AllocateUninitialized(v.size(), what));
-  std::copy(v.begin(), v.end(), out->data());
-  return Status::Ok();
-}
-
-Result<InputPool> MakePool(int64_t d_model, int64_t batch, bool fresh,
-                           uint64_t seed) {
+InputPool MakePool(int64_t d_model, int64_t batch, bool fresh, uint64_t seed) {
   InputPool p;
   p.rows = fresh ? std::max<int64_t>(2 * batch, 8192) : batch;
-  FFF_RETURN_IF_ERROR(CopyAligned(
-      testing::MakeNormalRows(p.rows, d_model, seed), &p.x, "layer bench x"));
-  FFF_RETURN_IF_ERROR(
-      p.y.Allocate(static_cast<size_t>(p.rows * d_model), "layer bench y"));
+  const std::vector<float> x = testing::MakeNormalRows(p.rows, d_model, seed);
+  p.x.assign(x.begin(), x.end());
+  p.y.assign(static_cast<size_t>(p.rows * d_model), 0.0f);
   return p;
 }
 
@@ -109,8 +98,7 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
   for (int threads : o.threads) {
     report.peaks.push_back(MeasurePeaks(threads, o.reps));
     for (int64_t batch : o.batches) {
-      FFF_ASSIGN_OR_RETURN(InputPool pool,
-                           MakePool(d, batch, o.fresh_inputs, o.seed + batch));
+      InputPool pool = MakePool(d, batch, o.fresh_inputs, o.seed + batch);
       std::map<int64_t, double> dense_tps;  // width -> tokens/s
       // Seconds per token of the previous batch size, per model, to skip
       // configurations that would stall the run.
@@ -145,11 +133,12 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
       };
       auto view_x = [&](int64_t at) {
         return MatrixView<const float>(
-            std::as_const(pool.x).span().subspan(at * d, batch * d), batch, d);
+            std::span<const float>(pool.x).subspan(at * d, batch * d), batch,
+            d);
       };
       auto view_y = [&](int64_t at) {
-        return MatrixView<float>(pool.y.span().subspan(at * d, batch * d),
-                                 batch, d);
+        return MatrixView<float>(
+            std::span<float>(pool.y).subspan(at * d, batch * d), batch, d);
       };
       const double xy_bytes = 2.0 * batch * d * sizeof(float);
 
