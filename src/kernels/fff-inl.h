@@ -86,23 +86,76 @@ HWY_INLINE void DotRows(D d, const float* const* HWY_RESTRICT xs,
   }
 }
 
+// Columns [c, c + C*N) of the R rows for visits [k0, k1): each element starts
+// from zero (k0 == 0) or from its partial sum in y, then takes one MulAdd per
+// visit in ascending order. shared[k - k0]: every row visits the same node at
+// visit k, so its w_out vectors are loaded once for all R rows.
+template <size_t R, size_t C, class D>
+HWY_INLINE void OutputColumns(D d, const float* HWY_RESTRICT w_out,
+                              size_t w_stride,
+                              const int32_t* const* HWY_RESTRICT nodes,
+                              const float* const* HWY_RESTRICT acts, size_t k0,
+                              size_t k1, const bool* shared, size_t c,
+                              float* const* y) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  V acc[R][C];
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t j = 0; j < C; ++j) {
+      acc[r][j] = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c + j * N);
+    }
+  }
+  for (size_t k = k0; k < k1; ++k) {
+    if (shared[k - k0]) {
+      const float* HWY_RESTRICT w =
+          w_out + static_cast<size_t>(nodes[0][k]) * w_stride + c;
+      V a[R];
+      for (size_t r = 0; r < R; ++r) a[r] = hn::Set(d, acts[r][k]);
+      for (size_t j = 0; j < C; ++j) {
+        const V wj = hn::LoadU(d, w + j * N);
+        for (size_t r = 0; r < R; ++r) {
+          acc[r][j] = hn::MulAdd(a[r], wj, acc[r][j]);
+        }
+      }
+    } else {
+      for (size_t r = 0; r < R; ++r) {
+        const float* HWY_RESTRICT w =
+            w_out + static_cast<size_t>(nodes[r][k]) * w_stride + c;
+        const V a = hn::Set(d, acts[r][k]);
+        for (size_t j = 0; j < C; ++j) {
+          acc[r][j] = hn::MulAdd(a, hn::LoadU(d, w + j * N), acc[r][j]);
+        }
+      }
+    }
+  }
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t j = 0; j < C; ++j) hn::StoreU(acc[r][j], d, y[r] + c + j * N);
+  }
+}
+
 // For r < R: y[r][c] = sum over k < n_vis of acts[r][k] * w_out[nodes[r][k]][c]
 // for all d_out columns (overwriting y[r]); w_out's rows are w_stride floats
 // apart. Per-element order: k ascending,
 // starting from zero, one MulAdd per term (fused where the target has FMA);
 // columns past the last whole vector of the row use std::fma. The result of
-// a row therefore does not depend on R or on the other rows: R only lets
-// rows that visit the same node at visit k (grouped rows share their upper
-// levels) load that w_out row once for all of them.
+// a row therefore does not depend on R, on how columns are blocked or on the
+// other rows: R only lets rows that visit the same node at visit k (grouped
+// rows share their upper levels) load that w_out row once for all of them.
 template <size_t R, class D>
 HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
                                      size_t w_stride, size_t d_out,
                                      const int32_t* const* HWY_RESTRICT nodes,
                                      const float* const* HWY_RESTRICT acts,
                                      size_t n_vis, float* const* y) {
-  using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t kMaxVisits = 64;  // shared-node flags per pass
+  // Vectors per column block: enough independent FMA chains to hide the FMA
+  // latency, while R*kWide accumulators + R broadcasts + 1 weight vector fit
+  // the register file (32 vectors on AVX-512, where R = 4; 16 elsewhere,
+  // where R <= 2). Wider blocks also read each w_out row in longer runs
+  // (6 vectors = 384 bytes on AVX-512): measured 2-5 % faster than 2-vector
+  // blocks at 16 to 2048 rows (docs/benchmarks.md).
+  constexpr size_t kWide = R == 1 ? 4 : (HWY_MAX_BYTES >= 64 ? 6 : 4);
   const size_t vec_end = d_out / N * N;
   for (size_t k0 = 0; k0 < n_vis; k0 += kMaxVisits) {
     // Visits are handled in passes of kMaxVisits; a pass after the first
@@ -115,66 +168,13 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
       shared[k - k0] = same;
     }
     size_t c = 0;
-    if constexpr (R == 1) {
-      // A single row: four vectors per pass, so four independent FMA chains
-      // hide the FMA latency.
-      for (; c + 4 * N <= vec_end; c += 4 * N) {
-        V acc[4];
-        for (size_t j = 0; j < 4; ++j) {
-          acc[j] = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[0] + c + j * N);
-        }
-        for (size_t k = k0; k < k1; ++k) {
-          const float* HWY_RESTRICT w =
-              w_out + static_cast<size_t>(nodes[0][k]) * w_stride + c;
-          const V a = hn::Set(d, acts[0][k]);
-          for (size_t j = 0; j < 4; ++j) {
-            acc[j] = hn::MulAdd(a, hn::LoadU(d, w + j * N), acc[j]);
-          }
-        }
-        for (size_t j = 0; j < 4; ++j) hn::StoreU(acc[j], d, y[0] + c + j * N);
-      }
-    }
-    for (; c + 2 * N <= vec_end; c += 2 * N) {
-      V acc[R][2];
-      for (size_t r = 0; r < R; ++r) {
-        acc[r][0] = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c);
-        acc[r][1] = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c + N);
-      }
-      for (size_t k = k0; k < k1; ++k) {
-        if (shared[k - k0]) {
-          const float* HWY_RESTRICT w =
-              w_out + static_cast<size_t>(nodes[0][k]) * w_stride + c;
-          const V w0 = hn::LoadU(d, w), w1 = hn::LoadU(d, w + N);
-          for (size_t r = 0; r < R; ++r) {
-            const V a = hn::Set(d, acts[r][k]);
-            acc[r][0] = hn::MulAdd(a, w0, acc[r][0]);
-            acc[r][1] = hn::MulAdd(a, w1, acc[r][1]);
-          }
-        } else {
-          for (size_t r = 0; r < R; ++r) {
-            const float* HWY_RESTRICT w =
-                w_out + static_cast<size_t>(nodes[r][k]) * w_stride + c;
-            const V a = hn::Set(d, acts[r][k]);
-            acc[r][0] = hn::MulAdd(a, hn::LoadU(d, w), acc[r][0]);
-            acc[r][1] = hn::MulAdd(a, hn::LoadU(d, w + N), acc[r][1]);
-          }
-        }
-      }
-      for (size_t r = 0; r < R; ++r) {
-        hn::StoreU(acc[r][0], d, y[r] + c);
-        hn::StoreU(acc[r][1], d, y[r] + c + N);
-      }
+    for (; c + kWide * N <= vec_end; c += kWide * N) {
+      OutputColumns<R, kWide>(d, w_out, w_stride, nodes, acts, k0, k1, shared,
+                              c, y);
     }
     for (; c < vec_end; c += N) {
-      for (size_t r = 0; r < R; ++r) {
-        V acc = k0 == 0 ? hn::Zero(d) : hn::LoadU(d, y[r] + c);
-        for (size_t k = k0; k < k1; ++k) {
-          const float* HWY_RESTRICT w =
-              w_out + static_cast<size_t>(nodes[r][k]) * w_stride + c;
-          acc = hn::MulAdd(hn::Set(d, acts[r][k]), hn::LoadU(d, w), acc);
-        }
-        hn::StoreU(acc, d, y[r] + c);
-      }
+      OutputColumns<R, 1>(d, w_out, w_stride, nodes, acts, k0, k1, shared, c,
+                          y);
     }
     for (; c < d_out; ++c) {
       for (size_t r = 0; r < R; ++r) {

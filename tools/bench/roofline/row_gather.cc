@@ -4,6 +4,9 @@
 // This measures, per working-set size, the time of a 768-float dot product
 // whose weight row is taken in random order (x stays in L1), with 1 or 4
 // rows in flight and with or without software prefetch of the next rows.
+// A second table takes x from a pool of rows too (both operands random, 4
+// rows in flight), as the grouped router does once a block's inputs outgrow
+// L1: it shows what one dot costs when x and w stream from L1, L2 or L3.
 // docs/benchmarks.md (issue 2, the Zen 4 run) quotes it. AVX-512, the
 // kernels' target on the machines measured here:
 //   g++ -O3 -mavx512f -mavx512dq -mfma -o /tmp/rg
@@ -87,10 +90,58 @@ double NsPerRow(const float* w, const std::vector<int>& rows, const float* x,
   return best;
 }
 
+// Sum over r of dot(x[xrows[r]], w[wrows[r]]), S rows at a time, 4
+// accumulators per row: both operands chosen at random.
+template <int S>
+float DotPairs(const float* x, const int* xrows, const float* w,
+               const int* wrows, int n) {
+  float sink = 0;
+  for (int r = 0; r + S <= n; r += S) {
+    const float* xs[S];
+    const float* ws[S];
+    for (int s = 0; s < S; ++s) {
+      xs[s] = x + static_cast<int64_t>(xrows[r + s]) * kD;
+      ws[s] = w + static_cast<int64_t>(wrows[r + s]) * kD;
+    }
+    __m512 acc[S][4];
+    for (int s = 0; s < S; ++s) {
+      for (int j = 0; j < 4; ++j) acc[s][j] = _mm512_setzero_ps();
+    }
+    for (int i = 0; i < kD; i += 64) {
+#pragma GCC unroll 4
+      for (int s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+          acc[s][j] =
+              _mm512_fmadd_ps(_mm512_loadu_ps(xs[s] + i + 16 * j),
+                              _mm512_loadu_ps(ws[s] + i + 16 * j), acc[s][j]);
+        }
+      }
+    }
+    for (int s = 0; s < S; ++s) {
+      sink += _mm512_reduce_add_ps(
+          _mm512_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]),
+                        _mm512_add_ps(acc[s][2], acc[s][3])));
+    }
+  }
+  return sink;
+}
+
 }  // namespace
 
-int main() {
-  const size_t sizes_kb[] = {24, 384, 4096, 16384, 65536, 262144};
+// Working sets in KiB: the arguments, or a sweep through L1, L2, L3 and DRAM
+// (the steps between 4 and 32 MiB locate the L3 capacity one core really
+// gets on a shared machine).
+int main(int argc, char** argv) {
+  std::vector<size_t> sizes_kb = {24,    384,   1024,  2048,  4096,  8192,
+                                  12288, 16384, 24576, 32768, 65536, 262144};
+  if (argc > 1) {
+    sizes_kb.clear();
+    for (int i = 1; i < argc; ++i) {
+      sizes_kb.push_back(
+          static_cast<size_t>(std::strtoull(argv[i], nullptr, 10)));
+    }
+  }
   // 64-byte aligned like the kernels' rows (a std::vector's 16-byte
   // alignment would split every 64-byte load across two cache lines).
   auto aligned = [](size_t n) {
@@ -127,6 +178,47 @@ int main() {
         "{\"working_set_kib\": %zu, \"ns_per_row\": {\"s1\": %.2f, \"s4\": "
         "%.2f, \"s1_prefetch\": %.2f, \"s4_prefetch\": %.2f}}\n",
         kb, a, b, c, d);
+  }
+  // Both operands random: x from a pool of x_kib, w from a set of w_kib.
+  const size_t x_kib[] = {12, 48, 384, 4096};
+  const size_t w_kib[] = {24, 384, 4096, 16384};
+  std::printf(
+      "\n| ns per dot, x pool \\ w set (4 in flight) | 24 KiB | 384 KiB | "
+      "4096 KiB | 16384 KiB |\n|---:|---:|---:|---:|---:|\n");
+  for (size_t xk : x_kib) {
+    std::printf("| %zu KiB |", xk);
+    for (size_t wk : w_kib) {
+      const int nx = static_cast<int>(xk * 1024 / (kD * 4));
+      const int nw = static_cast<int>(wk * 1024 / (kD * 4));
+      auto xp = aligned(static_cast<size_t>(nx) * kD);
+      auto wp = aligned(static_cast<size_t>(nw) * kD);
+      for (size_t i = 0; i < static_cast<size_t>(nx) * kD; ++i) xp[i] = nd(rng);
+      for (size_t i = 0; i < static_cast<size_t>(nw) * kD; ++i) {
+        wp[i] = nd(rng) * 0.02f;
+      }
+      const int n = std::max(4096, 4 * std::max(nx, nw));
+      std::vector<int> xr(n), wr(n);
+      for (int i = 0; i < n; ++i) {
+        xr[i] = static_cast<int>(rng() % nx);
+        wr[i] = static_cast<int>(rng() % nw);
+      }
+      double best = 1e30;
+      volatile float keep = 0;
+      const int passes = std::max(1, 200000 / n);
+      for (int rep = 0; rep < 7; ++rep) {
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int p = 0; p < passes; ++p) {
+          keep =
+              keep + DotPairs<4>(xp.get(), xr.data(), wp.get(), wr.data(), n);
+        }
+        const double sec =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+                .count();
+        best = std::min(best, sec * 1e9 / (double(passes) * n));
+      }
+      std::printf(" %.1f |", best);
+    }
+    std::printf("\n");
   }
   return 0;
 }
