@@ -73,6 +73,59 @@ BENCHMARK(BM_FffLayer)
     ->Args({128, 8, 8, 1})
     ->UseRealTime();
 
+// The grouped router alone (kernel table's route_group), FFF-1x11 at
+// d = 768: `blocks` blocks of `block` rows, each routed from the root through
+// `levels` levels, as the level-batched strategy's top pass does. Reports
+// ns per dot (one row at one level). With one block everything stays in
+// L1/L2, so this is the router's cost per dot without DRAM traffic; with
+// many blocks the inputs stream from L3/DRAM (docs/benchmarks.md, Zen 4).
+// args: block, levels, blocks
+void BM_FffRouteBlocks(benchmark::State& state,
+                       const kernels::FffKernelTable* t) {
+  const int64_t block = state.range(0), levels = state.range(1),
+                blocks = state.range(2);
+  const int64_t rows = block * blocks;
+  const FffShape s{768, 768, 11, 1};
+  const testing::FffWeights w = testing::MakeInitWeights(s, 4);
+  const std::vector<float> x0 = testing::MakeRandomRows(rows, 768, 768, 0, 5);
+  const AlignedVector<float> x(x0.begin(), x0.end());
+  kernels::FffProblem p;
+  p.d_in = p.d_out = 768;
+  p.depth = s.depth;
+  p.n_trees = s.n_trees;
+  p.n_nodes = s.n_nodes();
+  p.w_in = w.w_in.data();
+  p.b_in = w.b_in.data();
+  p.w_out = w.w_out.data();
+  p.w_in_stride = p.w_out_stride = 768;
+  p.x = x.data();
+  p.x_stride = 768;
+  const int64_t nv = s.n_visited();
+  AlignedVector<int32_t> nodes(rows * nv), order(rows), next(rows);
+  AlignedVector<float> acts(rows * nv);
+  const int64_t stride = (block + 16) / 16 * 16;
+  AlignedVector<int32_t> group(4 * stride);
+  kernels::FffGroupScratch gs;
+  gs.max_rows = block;
+  gs.perm_next = group.data();
+  gs.node = group.data() + stride;
+  gs.node_next = group.data() + 2 * stride;
+  gs.z = reinterpret_cast<float*>(group.data() + 3 * stride);
+  const kernels::FffRouting routing{nodes.data(), acts.data()};
+  for (auto _ : state) {
+    for (int64_t i = 0; i < rows; ++i) order[i] = static_cast<int32_t>(i);
+    for (int64_t b = 0; b < blocks; ++b) {
+      t->route_group(p, 0, 0, 0, levels, order.data() + b * block, block,
+                     routing, gs, next.data() + b * block);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["ns/dot"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * rows * levels,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert,
+      benchmark::Counter::kIs1000);
+}
+
 // args: batch, width, threads
 void BM_DenseFf(benchmark::State& state) {
   const int64_t batch = state.range(0), h = state.range(1);
@@ -141,6 +194,16 @@ int RegisterPerTarget() {
                                  BM_Gelu, t)
         ->Arg(12)
         ->Arg(4096);
+    benchmark::RegisterBenchmark(
+        (std::string("BM_FffRouteBlocks/") + t->name).c_str(),
+        BM_FffRouteBlocks, t)
+        ->ArgNames({"block", "levels", "blocks"})
+        ->Args({16, 1, 1})
+        ->Args({16, 7, 1})
+        ->Args({16, 12, 1})
+        ->Args({4, 12, 1})
+        ->Args({16, 7, 128})
+        ->UseRealTime();
   }
   for (const kernels::EncoderKernelTable* t :
        kernels::SupportedEncoderKernelTables()) {
