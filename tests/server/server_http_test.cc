@@ -420,35 +420,55 @@ std::vector<std::string> Texts(int n) {
 
 // Requests answered alone, then the same requests held and released
 // together so that they share batches: identical response bytes.
+//
+// The held phase waits on exact state, not on timing: request 0 is posted
+// first and held in the worker (its batch is then exactly its own
+// sequences), then the others are posted together and the test waits until
+// the worker's queue holds every one of their sequences (counted from the
+// alone phase, where each request ran as its own batch). A request counted
+// as active may still be parsing or tokenizing on its HTTP thread, so
+// waiting for active_requests alone let a slow request miss the second
+// batch under CPU contention (a third batch, seen under ASan).
 void ExpectBatchingInvisible(const std::string& dir, const std::string& path,
                              const std::vector<std::string>& bodies) {
+  ASSERT_GE(bodies.size(), 2u);
   TestServer s(dir);
   std::vector<std::string> alone;
+  std::vector<double> sequences;  // per request, from its own batch
   for (const std::string& b : bodies) {
+    const double before = s.Metric("fff_batch_size_sum");
     Response r = s.Post(path, b);
     ASSERT_EQ(r.status, 200) << r.body;
     alone.push_back(r.body);
+    sequences.push_back(s.Metric("fff_batch_size_sum") - before);
+    ASSERT_GE(sequences.back(), 1) << "request " << alone.size() - 1;
   }
+  double rest = 0;  // sequences of requests 1..n-1
+  for (size_t i = 1; i < sequences.size(); ++i) rest += sequences[i];
   const double batches_before = s.Metric("fff_batches_total");
   s.gate.Close();
   std::vector<std::future<Response>> futures;
-  for (const std::string& b : bodies) {
-    futures.push_back(std::async(std::launch::async,
-                                 [&s, path, b] { return s.Post(path, b); }));
-  }
-  // All requests inside the server (one held in the worker, the rest queued).
-  ASSERT_TRUE(Eventually([&] {
-    return s.server->active_requests() == static_cast<int>(bodies.size());
-  }));
+  auto post = [&](size_t i) {
+    futures.push_back(std::async(std::launch::async, [&s, path, &bodies, i] {
+      return s.Post(path, bodies[i]);
+    }));
+  };
+  post(0);
+  ASSERT_TRUE(Eventually([&] { return s.gate.waiting() == 1; }));
+  for (size_t i = 1; i < bodies.size(); ++i) post(i);
+  // Every other request's sequences queued behind the held batch.
+  ASSERT_TRUE(Eventually([&] { return s.Metric("fff_queue_size") == rest; }))
+      << "queued " << s.Metric("fff_queue_size") << " of " << rest;
+  EXPECT_EQ(s.server->active_requests(), static_cast<int>(bodies.size()));
   s.gate.Open();
   for (size_t i = 0; i < bodies.size(); ++i) {
     Response r = futures[i].get();
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.body, alone[i]) << path << " request " << i;
   }
-  // They did share batches: fewer batches than requests.
+  // They did share a batch: the held one, then all the others together.
   const double batches = s.Metric("fff_batches_total") - batches_before;
-  EXPECT_LE(batches, 2) << "the held requests should form at most 2 batches";
+  EXPECT_EQ(batches, 2) << "the held request, then one batch of the rest";
 }
 
 TEST(ServerHttpTest, BatchingIsInvisibleForEmbed) {
@@ -562,8 +582,9 @@ TEST(ServerHttpTest, AConnectionIgnoringRetryAfterIsPaused) {
   o.retry_pause_ms = 200;
   TestServer s(kMlmModel, o);
   s.gate.Close();
-  auto held = std::async(std::launch::async,
-                         [&] { return s.Post("/embed", R"({"inputs": "held"})"); });
+  auto held = std::async(std::launch::async, [&] {
+    return s.Post("/embed", R"({"inputs": "held"})");
+  });
   ASSERT_TRUE(Eventually([&] { return s.server->active_requests() == 1; }));
   // One keep-alive connection retrying at once: its first 429 is not
   // paused, the second (sooner than Retry-After: 1) is.
@@ -578,10 +599,12 @@ TEST(ServerHttpTest, AConnectionIgnoringRetryAfterIsPaused) {
   auto second = c.Post("/embed", R"({"inputs": "x"})", "application/json");
   ASSERT_TRUE(second);
   EXPECT_EQ(second->status, 429);
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0,
+            std::chrono::milliseconds(200));
   EXPECT_EQ(s.Metric("fff_retry_pauses_total"), 1);
   // Other connections' first 429s are not paused.
-  for (int i = 0; i < 3; ++i) ExpectError(s.Post("/embed", R"({"inputs": "y"})"), 429, "overloaded", "");
+  for (int i = 0; i < 3; ++i)
+    ExpectError(s.Post("/embed", R"({"inputs": "y"})"), 429, "overloaded", "");
   EXPECT_EQ(s.Metric("fff_retry_pauses_total"), 1);
   s.gate.Open();
   EXPECT_EQ(held.get().status, 200);
