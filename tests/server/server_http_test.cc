@@ -680,13 +680,19 @@ TEST(ServerHttpTest, ShutdownFinishesAcceptedRequestsAndRefusesNewOnes) {
   TestServer s(kMlmModel);
   s.gate.Close();
   std::vector<std::future<Response>> accepted;
-  for (int i = 0; i < 4; ++i) {
+  auto post = [&](int i) {
     accepted.push_back(std::async(std::launch::async, [&s, i] {
       return s.Post("/embed",
                     json({{"inputs", "accepted " + std::to_string(i)}}).dump());
     }));
-  }
-  ASSERT_TRUE(Eventually([&] { return s.server->active_requests() == 4; }));
+  };
+  // Accepted means past admission and in the batcher: the first request
+  // held in the worker, then the other three queued (active_requests alone
+  // also counts a request that has not yet passed the draining check).
+  post(0);
+  ASSERT_TRUE(Eventually([&] { return s.gate.waiting() == 1; }));
+  for (int i = 1; i < 4; ++i) post(i);
+  ASSERT_TRUE(Eventually([&] { return s.Metric("fff_queue_size") == 3; }));
   auto stopping = std::async(std::launch::async, [&] { s.server->Shutdown(); });
   ASSERT_TRUE(Eventually([&] { return s.server->draining(); }));
   // New requests are refused while the accepted ones are still held.
