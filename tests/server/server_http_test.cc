@@ -545,7 +545,10 @@ TEST(ServerHttpTest, BurstAboveTheLimitGets429AndNothingIsLost) {
                     json({{"inputs", "text " + std::to_string(i)}}).dump());
     }));
   }
-  ASSERT_TRUE(Eventually([&] { return s.server->active_requests() == 3; }));
+  // Admitted (counted in flight), not merely arrived (active_requests counts
+  // a request before admission).
+  ASSERT_TRUE(
+      Eventually([&] { return s.Metric("fff_in_flight_requests") == 3; }));
   // A burst of 20 more, in parallel: each answered 429 at once (the worker
   // is still held, so nothing else could answer them).
   std::vector<std::future<Response>> burst;
@@ -585,7 +588,8 @@ TEST(ServerHttpTest, AConnectionIgnoringRetryAfterIsPaused) {
   auto held = std::async(std::launch::async, [&] {
     return s.Post("/embed", R"({"inputs": "held"})");
   });
-  ASSERT_TRUE(Eventually([&] { return s.server->active_requests() == 1; }));
+  ASSERT_TRUE(
+      Eventually([&] { return s.Metric("fff_in_flight_requests") == 1; }));
   // One keep-alive connection retrying at once: its first 429 is not
   // paused, the second (sooner than Retry-After: 1) is.
   httplib::Client c("127.0.0.1", s.port);
