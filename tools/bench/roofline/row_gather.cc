@@ -29,78 +29,26 @@ namespace {
 constexpr int kD = 768;                              // floats per row
 typedef float V16 __attribute__((vector_size(64)));  // 16 floats
 
-// Sum over rows[r..r+S) of dot(x[s], w[rows[r+s]]), 4 accumulators per row
-// (the kernels' DotRows shape), the row pointers taken before the loop.
+// Sum over r of dot(x row, w[wrows[r]]), S rows at a time, 4 accumulators
+// per row (the kernels' DotRows shape), the row pointers taken before the
+// loop. The x row is x[xrows[r]], or x[s] for slot s when xrows is null (x
+// stays in L1). prefetch: the next S weight rows, whole, before each step.
 template <int S>
-float DotRows(const float* w, const int* rows, const float* x, bool prefetch,
-              int n_rows) {
+float DotRows(const float* x, const int* xrows, const float* w,
+              const int* wrows, int n, bool prefetch) {
   float sink = 0;
-  for (int r = 0; r + S <= n_rows; r += S) {
-    if (prefetch && r + 2 * S <= n_rows) {
+  for (int r = 0; r + S <= n; r += S) {
+    if (prefetch && r + 2 * S <= n) {
       for (int s = 0; s < S; ++s) {
         const char* p = reinterpret_cast<const char*>(
-            w + static_cast<int64_t>(rows[r + S + s]) * kD);
+            w + static_cast<int64_t>(wrows[r + S + s]) * kD);
         for (int l = 0; l < kD * 4; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
       }
     }
-    const float* ws[S];
-    for (int s = 0; s < S; ++s)
-      ws[s] = w + static_cast<int64_t>(rows[r + s]) * kD;
-    __m512 acc[S][4];
-    for (int s = 0; s < S; ++s) {
-      for (int j = 0; j < 4; ++j) acc[s][j] = _mm512_setzero_ps();
-    }
-    for (int i = 0; i < kD; i += 64) {
-#pragma GCC unroll 4
-      for (int s = 0; s < S; ++s) {
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) {
-          acc[s][j] =
-              _mm512_fmadd_ps(_mm512_loadu_ps(x + s * kD + i + 16 * j),
-                              _mm512_loadu_ps(ws[s] + i + 16 * j), acc[s][j]);
-        }
-      }
-    }
-    for (int s = 0; s < S; ++s) {
-      sink += _mm512_reduce_add_ps(
-          _mm512_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]),
-                        _mm512_add_ps(acc[s][2], acc[s][3])));
-    }
-  }
-  return sink;
-}
-
-template <int S>
-double NsPerRow(const float* w, const std::vector<int>& rows, const float* x,
-                bool prefetch) {
-  double best = 1e30;
-  volatile float keep = 0;
-  const int n = static_cast<int>(rows.size());
-  const int passes = std::max(1, 200000 / n);
-  for (int rep = 0; rep < 7; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int p = 0; p < passes; ++p) {
-      keep = keep + DotRows<S>(w, rows.data(), x, prefetch, n);
-    }
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count();
-    best = std::min(best, s * 1e9 / (double(passes) * (n / S * S)));
-  }
-  return best;
-}
-
-// Sum over r of dot(x[xrows[r]], w[wrows[r]]), S rows at a time, 4
-// accumulators per row: both operands chosen at random.
-template <int S>
-float DotPairs(const float* x, const int* xrows, const float* w,
-               const int* wrows, int n) {
-  float sink = 0;
-  for (int r = 0; r + S <= n; r += S) {
     const float* xs[S];
     const float* ws[S];
     for (int s = 0; s < S; ++s) {
-      xs[s] = x + static_cast<int64_t>(xrows[r + s]) * kD;
+      xs[s] = x + static_cast<int64_t>(xrows ? xrows[r + s] : s) * kD;
       ws[s] = w + static_cast<int64_t>(wrows[r + s]) * kD;
     }
     __m512 acc[S][4];
@@ -125,6 +73,27 @@ float DotPairs(const float* x, const int* xrows, const float* w,
     }
   }
   return sink;
+}
+
+// Best of 7 repetitions, ns per dot: each repetition runs DotRows<S> over
+// the n (wrows, xrows) pairs enough times to take a measurable while.
+template <int S>
+double NsPerDot(const float* x, const int* xrows, const float* w,
+                const int* wrows, int n, bool prefetch) {
+  double best = 1e30;
+  volatile float keep = 0;
+  const int passes = std::max(1, 200000 / n);
+  for (int rep = 0; rep < 7; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int p = 0; p < passes; ++p) {
+      keep = keep + DotRows<S>(x, xrows, w, wrows, n, prefetch);
+    }
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    best = std::min(best, s * 1e9 / (double(passes) * (n / S * S)));
+  }
+  return best;
 }
 
 }  // namespace
@@ -167,10 +136,10 @@ int main(int argc, char** argv) {
     std::vector<int> rows(n_rows);
     std::iota(rows.begin(), rows.end(), 0);
     std::shuffle(rows.begin(), rows.end(), rng);
-    const double a = NsPerRow<1>(w, rows, x, false);
-    const double b = NsPerRow<4>(w, rows, x, false);
-    const double c = NsPerRow<1>(w, rows, x, true);
-    const double d = NsPerRow<4>(w, rows, x, true);
+    const double a = NsPerDot<1>(x, nullptr, w, rows.data(), n_rows, false);
+    const double b = NsPerDot<4>(x, nullptr, w, rows.data(), n_rows, false);
+    const double c = NsPerDot<1>(x, nullptr, w, rows.data(), n_rows, true);
+    const double d = NsPerDot<4>(x, nullptr, w, rows.data(), n_rows, true);
     const double best = std::min(std::min(a, b), std::min(c, d));
     std::printf("| %zu KiB | %.1f | %.1f | %.1f | %.1f | %.1f |\n", kb, a, b, c,
                 d, kD * 4 / best);
@@ -202,21 +171,8 @@ int main(int argc, char** argv) {
         xr[i] = static_cast<int>(rng() % nx);
         wr[i] = static_cast<int>(rng() % nw);
       }
-      double best = 1e30;
-      volatile float keep = 0;
-      const int passes = std::max(1, 200000 / n);
-      for (int rep = 0; rep < 7; ++rep) {
-        const auto t0 = std::chrono::steady_clock::now();
-        for (int p = 0; p < passes; ++p) {
-          keep =
-              keep + DotPairs<4>(xp.get(), xr.data(), wp.get(), wr.data(), n);
-        }
-        const double sec =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-                .count();
-        best = std::min(best, sec * 1e9 / (double(passes) * n));
-      }
-      std::printf(" %.1f |", best);
+      std::printf(" %.1f |", NsPerDot<4>(xp.get(), xr.data(), wp.get(),
+                                         wr.data(), n, false));
     }
     std::printf("\n");
   }
