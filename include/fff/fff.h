@@ -114,7 +114,8 @@ enum class FffStrategy {
 const char* FffStrategyName(FffStrategy strategy);
 
 struct FffOptions {
-  // Threads for Forward and Backward: 0 = OpenMP's maximum (OMP_NUM_THREADS or cores).
+  // Threads for Forward and Backward: 0 = OpenMP's maximum (OMP_NUM_THREADS or
+  // cores).
   int n_threads = 0;
   FffStrategy strategy = FffStrategy::kAuto;
   // SIMD target by Highway name ("AVX3", "AVX2", "SSE4", "SCALAR"); empty =
@@ -124,6 +125,11 @@ struct FffOptions {
   // kAuto switches to kLevelBatched from this many rows on; -1 = the measured
   // default of the plan (docs/kernels.md).
   int64_t level_batched_min_rows = -1;
+  // Forward writes y with streaming (non-temporal) stores when a chunk's
+  // outputs take at least this many bytes and y's rows are 64-byte aligned;
+  // -1 = the plan's default, the 32 MiB of the last-level cache measured
+  // (docs/kernels.md). Results are the same either way.
+  int64_t stream_outputs_min_bytes = -1;
 };
 
 // Optional per-row diagnostics, each [n_rows, n_trees, depth+1] (empty span =

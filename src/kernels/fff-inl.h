@@ -89,8 +89,9 @@ HWY_INLINE void DotRows(D d, const float* const* HWY_RESTRICT xs,
 // Columns [c, c + C*N) of the R rows for visits [k0, k1): each element starts
 // from zero (k0 == 0) or from its partial sum in y, then takes one MulAdd per
 // visit in ascending order. shared[k - k0]: every row visits the same node at
-// visit k, so its w_out vectors are loaded once for all R rows.
-template <size_t R, size_t C, class D>
+// visit k, so its w_out vectors are loaded once for all R rows. kStream:
+// store the results with streaming stores (y[r] + c aligned).
+template <size_t R, size_t C, bool kStream, class D>
 HWY_INLINE void OutputColumns(D d, const float* HWY_RESTRICT w_out,
                               size_t w_stride,
                               const int32_t* const* HWY_RESTRICT nodes,
@@ -129,7 +130,34 @@ HWY_INLINE void OutputColumns(D d, const float* HWY_RESTRICT w_out,
     }
   }
   for (size_t r = 0; r < R; ++r) {
-    for (size_t j = 0; j < C; ++j) hn::StoreU(acc[r][j], d, y[r] + c + j * N);
+    for (size_t j = 0; j < C; ++j) {
+      if constexpr (kStream) {
+        hn::Stream(acc[r][j], d, y[r] + c + j * N);
+      } else {
+        hn::StoreU(acc[r][j], d, y[r] + c + j * N);
+      }
+    }
+  }
+}
+
+// OutputColumns over the whole vectors of the rows, columns [0, vec_end):
+// blocks of kWide vectors, then single vectors.
+template <size_t R, size_t kWide, bool kStream, class D>
+HWY_INLINE void OutputVectors(D d, const float* HWY_RESTRICT w_out,
+                              size_t w_stride,
+                              const int32_t* const* HWY_RESTRICT nodes,
+                              const float* const* HWY_RESTRICT acts, size_t k0,
+                              size_t k1, const bool* shared, size_t vec_end,
+                              float* const* y) {
+  const size_t N = hn::Lanes(d);
+  size_t c = 0;
+  for (; c + kWide * N <= vec_end; c += kWide * N) {
+    OutputColumns<R, kWide, kStream>(d, w_out, w_stride, nodes, acts, k0, k1,
+                                     shared, c, y);
+  }
+  for (; c < vec_end; c += N) {
+    OutputColumns<R, 1, kStream>(d, w_out, w_stride, nodes, acts, k0, k1,
+                                 shared, c, y);
   }
 }
 
@@ -141,7 +169,10 @@ HWY_INLINE void OutputColumns(D d, const float* HWY_RESTRICT w_out,
 // a row therefore does not depend on R, on how columns are blocked or on the
 // other rows: R only lets rows that visit the same node at visit k (grouped
 // rows share their upper levels) load that w_out row once for all of them.
-template <size_t R, class D>
+// kStream: the whole vectors of the final pass go to y with streaming
+// (non-temporal) stores, which need every y[r] aligned to the vector size;
+// the values are the same, and the caller drains the stores (FlushStream).
+template <size_t R, bool kStream = false, class D>
 HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
                                      size_t w_stride, size_t d_out,
                                      const int32_t* const* HWY_RESTRICT nodes,
@@ -167,16 +198,15 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
       for (size_t r = 1; r < R; ++r) same &= nodes[r][k] == nodes[0][k];
       shared[k - k0] = same;
     }
-    size_t c = 0;
-    for (; c + kWide * N <= vec_end; c += kWide * N) {
-      OutputColumns<R, kWide>(d, w_out, w_stride, nodes, acts, k0, k1, shared,
-                              c, y);
+    // The last pass writes the final values: streamed when asked.
+    if (kStream && k1 == n_vis) {
+      OutputVectors<R, kWide, true>(d, w_out, w_stride, nodes, acts, k0, k1,
+                                    shared, vec_end, y);
+    } else {
+      OutputVectors<R, kWide, false>(d, w_out, w_stride, nodes, acts, k0, k1,
+                                     shared, vec_end, y);
     }
-    for (; c < vec_end; c += N) {
-      OutputColumns<R, 1>(d, w_out, w_stride, nodes, acts, k0, k1, shared, c,
-                          y);
-    }
-    for (; c < d_out; ++c) {
+    for (size_t c = vec_end; c < d_out; ++c) {
       for (size_t r = 0; r < R; ++r) {
         float acc = k0 == 0 ? 0.0f : y[r][c];
         for (size_t k = k0; k < k1; ++k) {

@@ -214,8 +214,9 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
 // Output rows of the listed rows from their activations, kGroupRows rows at
 // a time so rows that share a node (consecutive grouped rows share their
 // upper levels) load its w_out row once.
-void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
-                const FffRouting& routing) {
+template <bool kStream>
+void FinishRowsImpl(const FffProblem& p, const int32_t* rows, int64_t n,
+                    const FffRouting& routing) {
   const DF d;
   const int64_t nv = p.n_visited();
   const size_t d_out = static_cast<size_t>(p.d_out);
@@ -231,16 +232,28 @@ void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
       acts[k] = routing.acts + r * nv;
       ys[k] = p.y + r * p.y_stride;
     }
-    AccumulateOutputRows<kGroupRows>(d, p.w_out, w_stride, d_out, nodes, acts,
-                                     static_cast<size_t>(nv), ys);
+    AccumulateOutputRows<kGroupRows, kStream>(
+        d, p.w_out, w_stride, d_out, nodes, acts, static_cast<size_t>(nv), ys);
   }
   for (; i < n; ++i) {
     const int64_t r = rows[i];
     nodes[0] = routing.nodes + r * nv;
     acts[0] = routing.acts + r * nv;
     ys[0] = p.y + r * p.y_stride;
-    AccumulateOutputRows<1>(d, p.w_out, w_stride, d_out, nodes, acts,
-                            static_cast<size_t>(nv), ys);
+    AccumulateOutputRows<1, kStream>(d, p.w_out, w_stride, d_out, nodes, acts,
+                                     static_cast<size_t>(nv), ys);
+  }
+  // Streaming stores are weakly ordered: drain them before the caller's
+  // barrier publishes y to other threads.
+  if (kStream) hwy::FlushStream();
+}
+
+void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
+                const FffRouting& routing) {
+  if (p.stream_y) {
+    FinishRowsImpl<true>(p, rows, n, routing);
+  } else {
+    FinishRowsImpl<false>(p, rows, n, routing);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
@@ -14,8 +15,8 @@
 #include "src/base/aligned_buffer.h"
 #include "src/base/check.h"
 #include "src/base/log_internal.h"
-#include "src/base/validate.h"
 #include "src/base/parallel.h"
+#include "src/base/validate.h"
 #include "src/kernels/fff_kernels.h"
 #include "src/kernels/fff_layer_impl.h"
 #include "src/kernels/target_tables.h"
@@ -42,6 +43,12 @@ constexpr int64_t kTopBlockRows = 16;
 // (2^kMaxTopLevels - 1 of them, 381 KB at d_in = 768) stay in L2.
 constexpr int64_t kMinSplitLevel = 2;
 constexpr int64_t kMaxTopLevels = 7;
+// Outputs of a chunk at least this large are written with streaming stores:
+// they exceed the 32 MiB last-level cache, so regular stores would only add
+// a read for ownership of every line (docs/benchmarks.md).
+constexpr int64_t kDefaultStreamOutputsMinBytes = int64_t{32} << 20;
+// Streaming stores need rows aligned to the widest vector (AVX-512).
+constexpr uintptr_t kStreamAlignBytes = 64;
 // Scratch budget for per-row routing of one chunk.
 constexpr int64_t kRoutingBudgetBytes = int64_t{16} << 20;
 constexpr int64_t kMaxChunkRows = 16384;
@@ -120,7 +127,6 @@ const char* FffStrategyName(FffStrategy strategy) {
   return "?";
 }
 
-
 FffLayer::FffLayer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FffLayer::FffLayer(FffLayer&&) noexcept = default;
 FffLayer& FffLayer::operator=(FffLayer&&) noexcept = default;
@@ -147,6 +153,9 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
   impl->level_batched_min_rows = options.level_batched_min_rows >= 0
                                      ? options.level_batched_min_rows
                                      : kDefaultLevelBatchedMinRows;
+  impl->stream_outputs_min_bytes = options.stream_outputs_min_bytes >= 0
+                                       ? options.stream_outputs_min_bytes
+                                       : kDefaultStreamOutputsMinBytes;
   const int64_t nv = shape.n_visited();
   impl->chunk_rows =
       std::clamp(kRoutingBudgetBytes / (8 * nv), kMinChunkRows, kMaxChunkRows);
@@ -238,10 +247,16 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
   const FffStrategy strategy = StrategyFor(n_rows);
   Impl& im_mut = *impl_;
   const int64_t nv = s.n_visited();
+  const bool y_aligned =
+      reinterpret_cast<uintptr_t>(y.data) % kStreamAlignBytes == 0 &&
+      (y.stride * sizeof(float)) % kStreamAlignBytes == 0;
   for (int64_t c0 = 0; c0 < n_rows; c0 += im.chunk_rows) {
     const int64_t n = std::min(im.chunk_rows, n_rows - c0);
     p.x = x.data + c0 * x.stride;
     p.y = y.data + c0 * y.stride;
+    p.stream_y =
+        y_aligned && n * s.d_out * static_cast<int64_t>(sizeof(float)) >=
+                         im.stream_outputs_min_bytes;
     im_mut.RouteChunk(p, n, strategy);
     const kernels::FffRouting routing{im_mut.nodes.data(), im_mut.acts.data()};
     // The trace, before FinishRows turns logits into activations.

@@ -18,8 +18,9 @@ struct FffLayer::Impl {
   FffOptions options;
   const kernels::FffKernelTable* kernels = nullptr;
   int n_threads = 1;
-  int64_t level_batched_min_rows = 0;  // set by Create
-  int64_t chunk_rows = 0;  // rows per chunk the scratch holds
+  int64_t level_batched_min_rows = 0;    // set by Create
+  int64_t stream_outputs_min_bytes = 0;  // set by Create
+  int64_t chunk_rows = 0;                // rows per chunk the scratch holds
 
   // Scratch, sized once by Create.
   AlignedBuffer<int32_t> nodes;      // [chunk_rows, n_visited]

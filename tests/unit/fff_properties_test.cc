@@ -181,6 +181,68 @@ TEST(FffPropertiesTest, BitsIndependentOfThreadsSplitsAndStrategy) {
   }
 }
 
+// Runs the batch into y rows y_stride floats apart, starting `offset` floats
+// into a 64-byte-aligned buffer whose other elements hold a sentinel;
+// returns [n_rows, d_out] unpadded and checks that no sentinel changed.
+std::vector<float> RunIntoStridedY(const Batch& b, const FffOptions& opt,
+                                   int64_t y_stride, int64_t offset = 0) {
+  const FffShape& s = b.w.shape;
+  constexpr float kSentinel = -1234.5f;
+  AlignedVector<float> y(static_cast<size_t>(offset + b.n_rows * y_stride),
+                         kSentinel);
+  auto layer = FffLayer::Create(s, b.w.view(), opt);
+  EXPECT_TRUE(layer.ok()) << layer.status().ToString();
+  const Status st =
+      layer->Forward(MatrixView<const float>(b.x, b.n_rows, s.d_in),
+                     MatrixView<float>(std::span<float>(y).subspan(offset),
+                                       b.n_rows, s.d_out, y_stride));
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  for (int64_t i = 0; i < offset; ++i) EXPECT_EQ(y[i], kSentinel);
+  std::vector<float> out;
+  for (int64_t r = 0; r < b.n_rows; ++r) {
+    const float* row = y.data() + offset + r * y_stride;
+    out.insert(out.end(), row, row + s.d_out);
+    for (int64_t c = s.d_out; c < y_stride; ++c) {
+      EXPECT_EQ(row[c], kSentinel) << "row " << r << " padding column " << c;
+    }
+  }
+  return out;
+}
+
+TEST(FffPropertiesTest, StreamedOutputsEqualCachedOnes) {
+  // Streaming stores (forced with a zero threshold) write exactly what
+  // regular stores write, on every target and for both strategies, for
+  // whole vectors and the scalar tail (d_out 517 in rows of 528 floats,
+  // 64-byte aligned), and never touch the padding between rows.
+  // The second shape has 80 visits per row, more than one output pass (64):
+  // only the last pass streams.
+  for (const FffShape& s : {FffShape{37, 517, 6, 3}, FffShape{9, 517, 3, 20}}) {
+    const Batch b = MakeBatch(s, 700, 61);
+    for (const auto* t : kernels::SupportedFffKernelTables()) {
+      for (auto strategy :
+           {FffStrategy::kRowWalk, FffStrategy::kLevelBatched}) {
+        FffOptions cached;
+        cached.target = t->name;
+        cached.n_threads = 2;
+        cached.strategy = strategy;
+        cached.stream_outputs_min_bytes = int64_t{1} << 40;  // never
+        FffOptions streamed = cached;
+        streamed.stream_outputs_min_bytes = 0;  // always (rows are aligned)
+        const std::vector<float> want = RunIntoStridedY(b, cached, 528);
+        const std::vector<float> got = RunIntoStridedY(b, streamed, 528);
+        ASSERT_TRUE(SameBits(got, want))
+            << t->name << " strategy " << FffStrategyName(strategy);
+        // Rows that are not 64-byte aligned (odd stride, or a misaligned
+        // start) fall back to regular stores instead of faulting.
+        ASSERT_TRUE(SameBits(RunIntoStridedY(b, streamed, 517), want))
+            << t->name;
+        ASSERT_TRUE(SameBits(RunIntoStridedY(b, streamed, 528, 1), want))
+            << t->name;
+      }
+    }
+  }
+}
+
 TEST(FffPropertiesTest, LargeBatchSplitsRecursivelyAndChunks) {
   // 20000 rows: more than one 16384-row chunk, and enough rows per subtree
   // for the grouped router to split twice (top pass, then again inside

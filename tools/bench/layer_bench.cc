@@ -177,6 +177,7 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
         FffOptions fopt;
         fopt.n_threads = threads;
         fopt.strategy = ParseStrategy(o.fff_strategy);
+        fopt.stream_outputs_min_bytes = o.stream_outputs_min_bytes;
         FFF_ASSIGN_OR_RETURN(FffLayer layer,
                              FffLayer::Create(s, w.view(), fopt));
         r.strategy = FffStrategyName(layer.StrategyFor(batch));
@@ -293,11 +294,13 @@ std::string LayerReportJson(const LayerBenchReport& rep,
                             const std::string& command) {
   using nlohmann::json;
   json j = ReportHeader("layer", command, rep.machine);
-  j["options"] = {{"d_model", rep.options.d_model},
-                  {"reps", rep.options.reps},
-                  {"fresh_inputs", rep.options.fresh_inputs},
-                  {"fff_strategy", rep.options.fff_strategy},
-                  {"max_call_s", rep.options.max_call_s}};
+  j["options"] = {
+      {"d_model", rep.options.d_model},
+      {"reps", rep.options.reps},
+      {"fresh_inputs", rep.options.fresh_inputs},
+      {"fff_strategy", rep.options.fff_strategy},
+      {"stream_outputs_min_bytes", rep.options.stream_outputs_min_bytes},
+      {"max_call_s", rep.options.max_call_s}};
   for (const MachinePeaks& p : rep.peaks) {
     j["peaks"].push_back({{"threads", p.n_threads},
                           {"sgemm_gflops", p.sgemm_gflops},

@@ -35,6 +35,8 @@ struct LayerBenchOptions {
   // no tree path, repeats between consecutive calls).
   bool fresh_inputs = false;
   std::string fff_strategy = "auto";  // auto | row_walk | level_batched
+  // FffOptions::stream_outputs_min_bytes (-1: the plan's default).
+  int64_t stream_outputs_min_bytes = -1;
   uint64_t seed = 1;
 };
 
