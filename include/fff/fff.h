@@ -125,10 +125,11 @@ struct FffOptions {
   // kAuto switches to kLevelBatched from this many rows on; -1 = the measured
   // default of the plan (docs/kernels.md).
   int64_t level_batched_min_rows = -1;
-  // Forward writes y with streaming (non-temporal) stores when a chunk's
-  // outputs take at least this many bytes and y's rows are 64-byte aligned;
-  // -1 = the plan's default, the 32 MiB of the last-level cache measured
-  // (docs/kernels.md). Results are the same either way.
+  // Forward writes y with streaming (non-temporal) stores when the call's
+  // outputs (n_rows x d_out floats) take at least this many bytes and y's
+  // rows are 64-byte aligned; -1 = the plan's default, the 32 MiB of the
+  // last-level cache measured (docs/kernels.md). Results are the same either
+  // way.
   int64_t stream_outputs_min_bytes = -1;
 };
 

@@ -29,7 +29,7 @@ struct FffProblem {
   float* y = nullptr;  // [n_rows, d_out], row stride y_stride
   int64_t y_stride = 0;
   // Write y with non-temporal (streaming) stores: set by the plan when the
-  // chunk's outputs are larger than the last-level cache, so they would not
+  // call's outputs are larger than the last-level cache, so they would not
   // stay cached anyway. Needs y and y_stride aligned to the widest vector.
   bool stream_y = false;
 

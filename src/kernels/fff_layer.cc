@@ -43,9 +43,10 @@ constexpr int64_t kTopBlockRows = 16;
 // (2^kMaxTopLevels - 1 of them, 381 KB at d_in = 768) stay in L2.
 constexpr int64_t kMinSplitLevel = 2;
 constexpr int64_t kMaxTopLevels = 7;
-// Outputs of a chunk at least this large are written with streaming stores:
+// A call's outputs at least this large are written with streaming stores:
 // they exceed the 32 MiB last-level cache, so regular stores would only add
-// a read for ownership of every line (docs/benchmarks.md).
+// a read for ownership of every line, and the next op finds no part of them
+// cached either way (docs/benchmarks.md).
 constexpr int64_t kDefaultStreamOutputsMinBytes = int64_t{32} << 20;
 // Streaming stores need rows aligned to the widest vector (AVX-512).
 constexpr uintptr_t kStreamAlignBytes = 64;
@@ -247,16 +248,14 @@ Status FffLayer::Forward(MatrixView<const float> x, MatrixView<float> y,
   const FffStrategy strategy = StrategyFor(n_rows);
   Impl& im_mut = *impl_;
   const int64_t nv = s.n_visited();
-  const bool y_aligned =
-      reinterpret_cast<uintptr_t>(y.data) % kStreamAlignBytes == 0 &&
-      (y.stride * sizeof(float)) % kStreamAlignBytes == 0;
+  p.stream_y = reinterpret_cast<uintptr_t>(y.data) % kStreamAlignBytes == 0 &&
+               (y.stride * sizeof(float)) % kStreamAlignBytes == 0 &&
+               n_rows * s.d_out * static_cast<int64_t>(sizeof(float)) >=
+                   im.stream_outputs_min_bytes;
   for (int64_t c0 = 0; c0 < n_rows; c0 += im.chunk_rows) {
     const int64_t n = std::min(im.chunk_rows, n_rows - c0);
     p.x = x.data + c0 * x.stride;
     p.y = y.data + c0 * y.stride;
-    p.stream_y =
-        y_aligned && n * s.d_out * static_cast<int64_t>(sizeof(float)) >=
-                         im.stream_outputs_min_bytes;
     im_mut.RouteChunk(p, n, strategy);
     const kernels::FffRouting routing{im_mut.nodes.data(), im_mut.acts.data()};
     // The trace, before FinishRows turns logits into activations.

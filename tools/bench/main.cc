@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   layer->add_option("--strategy", opt.fff_strategy, "FFF strategy")
       ->check(CLI::IsMember({"auto", "row_walk", "level_batched"}));
   layer->add_option("--stream-outputs-min-bytes", opt.stream_outputs_min_bytes,
-                    "FFF outputs of a chunk this large are written with "
+                    "FFF outputs of a call this large are written with "
                     "streaming stores (-1: the plan's default, 32 MiB)");
   layer->add_option("--json", json_path, "where to write the JSON results");
   layer->add_option("--markdown", md_path, "also write the table here");
