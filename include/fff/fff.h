@@ -131,6 +131,13 @@ struct FffOptions {
   // last-level cache measured (docs/kernels.md). Results are the same either
   // way.
   int64_t stream_outputs_min_bytes = -1;
+  // Batches routed block by block (those too small to split into subtrees,
+  // and every tree of depth <= 2) compute this many top levels of every tree
+  // densely: the logits of all their nodes, several weight rows per pass over
+  // the inputs, then each row takes its path through them. 0 = off, up to 6;
+  // -1 = the plan's measured default (docs/kernels.md). Results are the same
+  // either way.
+  int64_t dense_top_levels = -1;
 };
 
 // Optional per-row diagnostics, each [n_rows, n_trees, depth+1] (empty span =

@@ -86,6 +86,115 @@ HWY_INLINE void DotRows(D d, const float* const* HWY_RESTRICT xs,
   }
 }
 
+// One step of DotTile: acc[r][c] += x[r][at..] * w[c][at..] for one vector.
+// (The unroll pragmas keep acc in registers: GCC 12 does not fully unroll
+// these nests by itself and then keeps the accumulators on the stack.)
+template <size_t R, size_t C, class D, class V = hn::Vec<D>>
+HWY_INLINE void DotTileStep(D d, const float* const* HWY_RESTRICT x,
+                            const float* const* HWY_RESTRICT w, size_t at,
+                            V (&acc)[R][C]) {
+  V xv[R];
+#pragma GCC unroll 16
+  for (size_t r = 0; r < R; ++r) {
+    xv[r] = hn::LoadU(d, x[r] + at);
+  }
+#pragma GCC unroll 16
+  for (size_t c = 0; c < C; ++c) {
+    const V wv = hn::LoadU(d, w[c] + at);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < R; ++r) {
+      acc[r][c] = hn::MulAdd(xv[r], wv, acc[r][c]);
+    }
+  }
+}
+
+// Accumulator j (DotRows' order) of every product of DotTile: vectors
+// 4b + j for ascending b, then remainder vector j, then for j == 3 the
+// zero-padded partial vector (xt, wt). j == 0 and 2 store the accumulators
+// to a01 / a2, j == 1 adds them to a01, j == 3 finishes:
+// out = SumOfLanes(a01 + (a2 + a3)).
+template <size_t R, size_t C, class D>
+HWY_INLINE void DotTilePhase(D d, const float* const* HWY_RESTRICT xs,
+                             const float* const* HWY_RESTRICT ws, size_t tail,
+                             size_t n_rem, bool partial, const float* const* xt,
+                             const float* const* wt, size_t j,
+                             float* HWY_RESTRICT a01, float* HWY_RESTRICT a2,
+                             float* HWY_RESTRICT out) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  V acc[R][C];
+#pragma GCC unroll 16
+  for (size_t r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+    for (size_t c = 0; c < C; ++c) acc[r][c] = hn::Zero(d);
+  }
+  for (size_t i = j * N; i < tail; i += 4 * N) {
+    DotTileStep<R, C>(d, xs, ws, i, acc);
+  }
+  if (j < n_rem) DotTileStep<R, C>(d, xs, ws, tail + j * N, acc);
+  if (j == 3 && partial) DotTileStep<R, C>(d, xt, wt, 0, acc);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+    for (size_t c = 0; c < C; ++c) {
+      float* p01 = a01 + (r * C + c) * N;
+      float* p2 = a2 + (r * C + c) * N;
+      if (j == 0) {
+        hn::Store(acc[r][c], d, p01);
+      } else if (j == 1) {
+        hn::Store(hn::Add(hn::Load(d, p01), acc[r][c]), d, p01);
+      } else if (j == 2) {
+        hn::Store(acc[r][c], d, p2);
+      } else {
+        const V sum =
+            hn::Add(hn::Load(d, p01), hn::Add(hn::Load(d, p2), acc[r][c]));
+        out[r * C + c] = hn::GetLane(hn::SumOfLanes(d, sum));
+      }
+    }
+  }
+}
+
+// out[r * C + c] = dot(xs[r][0..n), ws[c][0..n)) for r < R, c < C: every
+// row against every weight row, each x and w vector loaded once per step for
+// all the products using it (R x C accumulators in registers). Each product
+// follows DotRows' per-row order exactly (its four accumulators are
+// computed one after another here, then (a0 + a1) + (a2 + a3) is reduced by
+// SumOfLanes), so its bits equal DotRows' for the same row and weight row.
+template <size_t R, size_t C, class D>
+HWY_INLINE void DotTile(D d, const float* const* HWY_RESTRICT xs,
+                        const float* const* HWY_RESTRICT ws, size_t n,
+                        float* HWY_RESTRICT out) {
+  const size_t N = hn::Lanes(d);
+  const size_t tail = n / (4 * N) * (4 * N);
+  const size_t n_rem = (n - tail) / N;  // whole vectors after the blocks: 0..3
+  const size_t part = n - tail - n_rem * N;  // floats of the partial vector
+  HWY_ALIGN float xbuf[R][kMaxLanesF32];
+  HWY_ALIGN float wbuf[C][kMaxLanesF32];
+  const float* xt[R];
+  const float* wt[C];
+  for (size_t r = 0; r < R; ++r) xt[r] = xbuf[r];
+  for (size_t c = 0; c < C; ++c) wt[c] = wbuf[c];
+  if (part != 0) {
+    const size_t at = tail + n_rem * N;
+    for (size_t r = 0; r < R; ++r) {
+      std::fill(xbuf[r], xbuf[r] + kMaxLanesF32, 0.0f);
+      std::memcpy(xbuf[r], xs[r] + at, part * sizeof(float));
+    }
+    for (size_t c = 0; c < C; ++c) {
+      std::fill(wbuf[c], wbuf[c] + kMaxLanesF32, 0.0f);
+      std::memcpy(wbuf[c], ws[c] + at, part * sizeof(float));
+    }
+  }
+  // a0 + a1 and a2 of every product, spilled while the others are computed.
+  HWY_ALIGN float a01[R * C * kMaxLanesF32];
+  HWY_ALIGN float a2[R * C * kMaxLanesF32];
+  const bool partial = part != 0;
+  DotTilePhase<R, C>(d, xs, ws, tail, n_rem, partial, xt, wt, 0, a01, a2, out);
+  DotTilePhase<R, C>(d, xs, ws, tail, n_rem, partial, xt, wt, 1, a01, a2, out);
+  DotTilePhase<R, C>(d, xs, ws, tail, n_rem, partial, xt, wt, 2, a01, a2, out);
+  DotTilePhase<R, C>(d, xs, ws, tail, n_rem, partial, xt, wt, 3, a01, a2, out);
+}
+
 // Columns [c, c + C*N) of the R rows for visits [k0, k1): each element starts
 // from zero (k0 == 0) or from its partial sum in y, then takes one MulAdd per
 // visit in ascending order. shared[k - k0]: every row visits the same node at
@@ -161,14 +270,59 @@ HWY_INLINE void OutputVectors(D d, const float* HWY_RESTRICT w_out,
   }
 }
 
+// Visits per output pass: each pass flags which of its visits all R rows
+// share, then continues from the partial sums the previous pass left in y.
+inline constexpr size_t kOutputPassVisits = 64;
+
+// One pass of AccumulateOutputRows: visits [k0, k1) (k1 - k0 <=
+// kOutputPassVisits) of the R rows, starting from zero (k0 == 0) or from the
+// partial sums in y; kStream: this is the last pass and its whole vectors go
+// to y with streaming stores.
+template <size_t R, bool kStream, class D>
+HWY_INLINE void AccumulateOutputPass(D d, const float* HWY_RESTRICT w_out,
+                                     size_t w_stride, size_t d_out,
+                                     const int32_t* const* HWY_RESTRICT nodes,
+                                     const float* const* HWY_RESTRICT acts,
+                                     size_t k0, size_t k1, float* const* y) {
+  const size_t N = hn::Lanes(d);
+  // Vectors per column block: enough independent FMA chains to hide the FMA
+  // latency, while R*kWide accumulators + R broadcasts + 1 weight vector fit
+  // the register file (32 vectors on AVX-512, where R = 4; 16 elsewhere,
+  // where R <= 2). Wider blocks also read each w_out row in longer runs
+  // (6 vectors = 384 bytes on AVX-512): measured 2-5 % faster than 2-vector
+  // blocks at 16 to 2048 rows (docs/benchmarks.md).
+  constexpr size_t kWide = R == 1 ? 4 : (HWY_MAX_BYTES >= 64 ? 6 : 4);
+  const size_t vec_end = d_out / N * N;
+  bool shared[kOutputPassVisits];
+  for (size_t k = k0; k < k1; ++k) {
+    bool same = true;
+    for (size_t r = 1; r < R; ++r) same &= nodes[r][k] == nodes[0][k];
+    shared[k - k0] = same;
+  }
+  OutputVectors<R, kWide, kStream>(d, w_out, w_stride, nodes, acts, k0, k1,
+                                   shared, vec_end, y);
+  for (size_t c = vec_end; c < d_out; ++c) {
+    for (size_t r = 0; r < R; ++r) {
+      float acc = k0 == 0 ? 0.0f : y[r][c];
+      for (size_t k = k0; k < k1; ++k) {
+        acc = std::fma(acts[r][k],
+                       w_out[static_cast<size_t>(nodes[r][k]) * w_stride + c],
+                       acc);
+      }
+      y[r][c] = acc;
+    }
+  }
+}
+
 // For r < R: y[r][c] = sum over k < n_vis of acts[r][k] * w_out[nodes[r][k]][c]
 // for all d_out columns (overwriting y[r]); w_out's rows are w_stride floats
 // apart. Per-element order: k ascending,
 // starting from zero, one MulAdd per term (fused where the target has FMA);
 // columns past the last whole vector of the row use std::fma. The result of
-// a row therefore does not depend on R, on how columns are blocked or on the
-// other rows: R only lets rows that visit the same node at visit k (grouped
-// rows share their upper levels) load that w_out row once for all of them.
+// a row therefore does not depend on R, on how columns are blocked, on how
+// visits are cut into passes or on the other rows: R only lets rows that
+// visit the same node at visit k (grouped rows share their upper levels)
+// load that w_out row once for all of them.
 // kStream: the whole vectors of the final pass go to y with streaming
 // (non-temporal) stores, which need every y[r] aligned to the vector size;
 // the values are the same, and the caller drains the stores (FlushStream).
@@ -178,44 +332,14 @@ HWY_INLINE void AccumulateOutputRows(D d, const float* HWY_RESTRICT w_out,
                                      const int32_t* const* HWY_RESTRICT nodes,
                                      const float* const* HWY_RESTRICT acts,
                                      size_t n_vis, float* const* y) {
-  const size_t N = hn::Lanes(d);
-  constexpr size_t kMaxVisits = 64;  // shared-node flags per pass
-  // Vectors per column block: enough independent FMA chains to hide the FMA
-  // latency, while R*kWide accumulators + R broadcasts + 1 weight vector fit
-  // the register file (32 vectors on AVX-512, where R = 4; 16 elsewhere,
-  // where R <= 2). Wider blocks also read each w_out row in longer runs
-  // (6 vectors = 384 bytes on AVX-512): measured 2-5 % faster than 2-vector
-  // blocks at 16 to 2048 rows (docs/benchmarks.md).
-  constexpr size_t kWide = R == 1 ? 4 : (HWY_MAX_BYTES >= 64 ? 6 : 4);
-  const size_t vec_end = d_out / N * N;
-  for (size_t k0 = 0; k0 < n_vis; k0 += kMaxVisits) {
-    // Visits are handled in passes of kMaxVisits; a pass after the first
-    // continues from the partial sums stored in y (same per-element order).
-    const size_t k1 = std::min(n_vis, k0 + kMaxVisits);
-    bool shared[kMaxVisits];
-    for (size_t k = k0; k < k1; ++k) {
-      bool same = true;
-      for (size_t r = 1; r < R; ++r) same &= nodes[r][k] == nodes[0][k];
-      shared[k - k0] = same;
-    }
-    // The last pass writes the final values: streamed when asked.
+  for (size_t k0 = 0; k0 < n_vis; k0 += kOutputPassVisits) {
+    const size_t k1 = std::min(n_vis, k0 + kOutputPassVisits);
     if (kStream && k1 == n_vis) {
-      OutputVectors<R, kWide, true>(d, w_out, w_stride, nodes, acts, k0, k1,
-                                    shared, vec_end, y);
+      AccumulateOutputPass<R, true>(d, w_out, w_stride, d_out, nodes, acts, k0,
+                                    k1, y);
     } else {
-      OutputVectors<R, kWide, false>(d, w_out, w_stride, nodes, acts, k0, k1,
-                                     shared, vec_end, y);
-    }
-    for (size_t c = vec_end; c < d_out; ++c) {
-      for (size_t r = 0; r < R; ++r) {
-        float acc = k0 == 0 ? 0.0f : y[r][c];
-        for (size_t k = k0; k < k1; ++k) {
-          acc = std::fma(acts[r][k],
-                         w_out[static_cast<size_t>(nodes[r][k]) * w_stride + c],
-                         acc);
-        }
-        y[r][c] = acc;
-      }
+      AccumulateOutputPass<R, false>(d, w_out, w_stride, d_out, nodes, acts, k0,
+                                     k1, y);
     }
   }
 }

@@ -25,8 +25,9 @@
 HWY_BEFORE_NAMESPACE();
 namespace fff::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-using fff::HWY_NAMESPACE::AccumulateOutputRows;
+using fff::HWY_NAMESPACE::AccumulateOutputPass;
 using fff::HWY_NAMESPACE::DotRows;
+using fff::HWY_NAMESPACE::DotTile;
 using fff::HWY_NAMESPACE::Gelu;
 
 using DF = hn::ScalableTag<float>;
@@ -136,13 +137,113 @@ HWY_INLINE void GroupLogits(const FffProblem& p, int64_t base,
   }
 }
 
+// Dense top levels (see FffRouteDenseFn). The logits of every node of the
+// top levels of a pass of trees are computed with DotTile: kTileRows rows
+// against kTileCols weight rows at a time, so each input vector is loaded
+// once for kTileCols dot products instead of once per product, and each
+// product has DotRows' bits. Rows are then walked down those levels.
+constexpr size_t kTileRows = HWY_MAX_BYTES >= 64 ? 4 : 2;
+constexpr size_t kTileCols = HWY_MAX_BYTES >= 64 ? 6 : 4;
+
+// z[r * n_cols + c] = dot(x of rows[r], w_in row cols[c]) for r < n_rows,
+// c < n_cols.
+template <int64_t R, int64_t C>
+void TileLogitsT(const FffProblem& p, const int32_t* rows, int64_t n_rows,
+                 const float* const* cols, int64_t n_cols, float* z) {
+  const DF d;
+  const size_t d_in = static_cast<size_t>(p.d_in);
+  float out[R * C];
+  const float* xs[R];
+  // Weight rows outermost: a column block (C rows) stays in L1 while the
+  // rows' inputs stream past it.
+  for (int64_t c = 0; c < n_cols; c += C) {
+    const int64_t nc = std::min(C, n_cols - c);
+    for (int64_t r = 0; r < n_rows; r += R) {
+      const int64_t nr = std::min(R, n_rows - r);
+      for (int64_t i = 0; i < nr; ++i) xs[i] = p.x + rows[r + i] * p.x_stride;
+      if (nr == R && nc == C) {
+        DotTile<R, C>(d, xs, cols + c, d_in, out);
+        for (int64_t i = 0; i < R; ++i) {
+          for (int64_t k = 0; k < C; ++k) {
+            z[(r + i) * n_cols + c + k] = out[i * C + k];
+          }
+        }
+        continue;
+      }
+      // Edges: one row against the block's columns, or single products.
+      for (int64_t i = 0; i < nr; ++i) {
+        if (nc == C) {
+          DotTile<1, C>(d, xs + i, cols + c, d_in, out);
+          for (int64_t k = 0; k < C; ++k) z[(r + i) * n_cols + c + k] = out[k];
+        } else {
+          for (int64_t k = 0; k < nc; ++k) {
+            DotTile<1, 1>(d, xs + i, cols + c + k, d_in, out);
+            z[(r + i) * n_cols + c + k] = out[0];
+          }
+        }
+      }
+    }
+  }
+}
+
+void TileLogits(const FffProblem& p, const int32_t* rows, int64_t n_rows,
+                const float* const* cols, int64_t n_cols, float* z) {
+  return TileLogitsT<kTileRows, kTileCols>(p, rows, n_rows, cols, n_cols, z);
+}
+
+void RouteDense(const FffProblem& p, int64_t tree_begin, int64_t tree_end,
+                int64_t levels, const int32_t* rows, int64_t n,
+                const FffRouting& routing) {
+  const int64_t nv = p.n_visited();
+  const int64_t tree_levels = p.depth + 1;
+  FFF_CHECK(levels >= 1 && levels <= kMaxDenseLevels);
+  const int64_t m = (int64_t{1} << levels) - 1;  // top nodes per tree
+  // Logits of a pass: at most kDenseRows rows x (kDenseCols / m) trees.
+  constexpr int64_t kDenseRows = 16;
+  constexpr int64_t kDenseCols = 96;
+  HWY_ALIGN float z[kDenseRows * kDenseCols];
+  const float* cols[kDenseCols];
+  const int64_t trees_per_pass = std::max<int64_t>(1, kDenseCols / m);
+  // Tree passes outermost: a pass's weight rows (at most kDenseCols, 288 KB
+  // at d_in = 768) stay in L2 while every row of the block goes past them.
+  for (int64_t t0 = tree_begin; t0 < tree_end; t0 += trees_per_pass) {
+    const int64_t nt = std::min(trees_per_pass, tree_end - t0);
+    for (int64_t t = 0; t < nt; ++t) {
+      for (int64_t k = 0; k < m; ++k) {
+        cols[t * m + k] = p.w_in + ((t0 + t) * p.n_nodes + k) * p.w_in_stride;
+      }
+    }
+    const int64_t n_cols = nt * m;
+    for (int64_t r0 = 0; r0 < n; r0 += kDenseRows) {
+      const int64_t nr = std::min(kDenseRows, n - r0);
+      TileLogits(p, rows + r0, nr, cols, n_cols, z);
+      for (int64_t i = 0; i < nr; ++i) {
+        const int64_t row = rows[r0 + i];
+        for (int64_t t = 0; t < nt; ++t) {
+          const int64_t tree = t0 + t;
+          const int64_t base = tree * p.n_nodes;
+          int64_t node = 0;
+          for (int64_t level = 0; level < levels; ++level) {
+            const float zl = z[i * n_cols + t * m + node] + p.b_in[base + node];
+            const int64_t at = row * nv + tree * tree_levels + level;
+            routing.nodes[at] = static_cast<int32_t>(base + node);
+            routing.acts[at] = zl;
+            node = 2 * node + (zl > 0.0f ? 2 : 1);
+          }
+        }
+      }
+    }
+  }
+}
+
 // Grouped routing (see FffRouteGroupFn). Positions [0, n) hold rows sorted
 // by their current node; after each level every group of equal nodes is
 // split stably into its left then right child group, which keeps the order
 // sorted by node.
 void RouteGroup(const FffProblem& p, int64_t tree, int32_t start_node,
-                int64_t level_begin, int64_t level_end, int32_t* rows,
-                int64_t n, const FffRouting& routing, const FffGroupScratch& s,
+                const int32_t* start_nodes, int64_t level_begin,
+                int64_t level_end, int32_t* rows, int64_t n,
+                const FffRouting& routing, const FffGroupScratch& s,
                 int32_t* next_node) {
   if (n == 0) return;
   const int64_t nv = p.n_visited();
@@ -152,7 +253,9 @@ void RouteGroup(const FffProblem& p, int64_t tree, int32_t start_node,
   int32_t* perm_next = s.perm_next;
   int32_t* node = s.node;
   int32_t* node_next = s.node_next;
-  for (int64_t i = 0; i < n; ++i) node[i] = start_node;
+  for (int64_t i = 0; i < n; ++i) {
+    node[i] = start_nodes != nullptr ? start_nodes[i] : start_node;
+  }
   for (int64_t level = level_begin; level < level_end; ++level) {
     GroupLogits(p, base, perm, node, n, s.z);
     for (int64_t j = 0; j < n; ++j) {
@@ -213,7 +316,14 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
 
 // Output rows of the listed rows from their activations, kGroupRows rows at
 // a time so rows that share a node (consecutive grouped rows share their
-// upper levels) load its w_out row once.
+// upper levels) load its w_out row once. Rows with many visits (many trees)
+// go in blocks of kOutputBlockRows, each block pass by pass
+// (kOutputPassVisits visits): a pass's w_out rows then stay in L2 for the
+// whole block instead of streaming from L3 once per group, and the block's
+// partial sums in y stay in L2 between passes. Same per-element order as
+// one group at a time (AccumulateOutputRows).
+constexpr int64_t kOutputBlockRows = 64;
+
 template <bool kStream>
 void FinishRowsImpl(const FffProblem& p, const int32_t* rows, int64_t n,
                     const FffRouting& routing) {
@@ -224,24 +334,43 @@ void FinishRowsImpl(const FffProblem& p, const int32_t* rows, int64_t n,
   const int32_t* nodes[kGroupRows];
   const float* acts[kGroupRows];
   float* ys[kGroupRows];
-  int64_t i = 0;
-  for (; i + static_cast<int64_t>(kGroupRows) <= n; i += kGroupRows) {
-    for (size_t k = 0; k < kGroupRows; ++k) {
-      const int64_t r = rows[i + k];
-      nodes[k] = routing.nodes + r * nv;
-      acts[k] = routing.acts + r * nv;
-      ys[k] = p.y + r * p.y_stride;
+  const int64_t pass =
+      static_cast<int64_t>(fff::HWY_NAMESPACE::kOutputPassVisits);
+  for (int64_t b0 = 0; b0 < n; b0 += kOutputBlockRows) {
+    const int64_t b1 = std::min(n, b0 + kOutputBlockRows);
+    for (int64_t k0 = 0; k0 < nv; k0 += pass) {
+      const size_t k1 = static_cast<size_t>(std::min(nv, k0 + pass));
+      const bool last = static_cast<int64_t>(k1) == nv;
+      int64_t i = b0;
+      for (; i + static_cast<int64_t>(kGroupRows) <= b1; i += kGroupRows) {
+        for (size_t k = 0; k < kGroupRows; ++k) {
+          const int64_t r = rows[i + k];
+          nodes[k] = routing.nodes + r * nv;
+          acts[k] = routing.acts + r * nv;
+          ys[k] = p.y + r * p.y_stride;
+        }
+        if (kStream && last) {
+          AccumulateOutputPass<kGroupRows, true>(d, p.w_out, w_stride, d_out,
+                                                 nodes, acts, k0, k1, ys);
+        } else {
+          AccumulateOutputPass<kGroupRows, false>(d, p.w_out, w_stride, d_out,
+                                                  nodes, acts, k0, k1, ys);
+        }
+      }
+      for (; i < b1; ++i) {
+        const int64_t r = rows[i];
+        nodes[0] = routing.nodes + r * nv;
+        acts[0] = routing.acts + r * nv;
+        ys[0] = p.y + r * p.y_stride;
+        if (kStream && last) {
+          AccumulateOutputPass<1, true>(d, p.w_out, w_stride, d_out, nodes,
+                                        acts, k0, k1, ys);
+        } else {
+          AccumulateOutputPass<1, false>(d, p.w_out, w_stride, d_out, nodes,
+                                         acts, k0, k1, ys);
+        }
+      }
     }
-    AccumulateOutputRows<kGroupRows, kStream>(
-        d, p.w_out, w_stride, d_out, nodes, acts, static_cast<size_t>(nv), ys);
-  }
-  for (; i < n; ++i) {
-    const int64_t r = rows[i];
-    nodes[0] = routing.nodes + r * nv;
-    acts[0] = routing.acts + r * nv;
-    ys[0] = p.y + r * p.y_stride;
-    AccumulateOutputRows<1, kStream>(d, p.w_out, w_stride, d_out, nodes, acts,
-                                     static_cast<size_t>(nv), ys);
   }
   // Streaming stores are weakly ordered: drain them before the caller's
   // barrier publishes y to other threads.
@@ -260,8 +389,9 @@ void FinishRows(const FffProblem& p, const int32_t* rows, int64_t n,
 const FffKernelTable* GetFffKernelTable() {
   static const FffKernelTable table = {HWY_TARGET,  hwy::TargetName(HWY_TARGET),
                                        &RowWalk,    &RouteGroup,
-                                       &FinishRows, &GeluArray,
-                                       &Dot,        &Axpy};
+                                       &RouteDense, &FinishRows,
+                                       &GeluArray,  &Dot,
+                                       &Axpy};
   return &table;
 }
 

@@ -60,17 +60,32 @@ using FffRowWalkFn = void (*)(const FffProblem& p, int64_t row_begin,
                               int64_t row_end, const FffRouting& routing);
 
 // Grouped routing: the n rows listed in rows[] (chunk row indices), all at
-// node `start_node` of `tree` at level `level_begin`, are routed through
-// levels [level_begin, level_end), kept grouped by node so each group's
+// node `start_node` of `tree` at level `level_begin` (or, when start_nodes is
+// not null, row i at node start_nodes[i], rows sorted by it), are routed
+// through levels [level_begin, level_end), kept grouped by node so each group's
 // logits are computed against one shared weight row. On return rows[] is
 // reordered by the node each row reaches after the last level, written to
 // next_node[i] for the row now at position i (may be null). n <= max_rows.
 using FffRouteGroupFn = void (*)(const FffProblem& p, int64_t tree,
-                                 int32_t start_node, int64_t level_begin,
-                                 int64_t level_end, int32_t* rows, int64_t n,
+                                 int32_t start_node, const int32_t* start_nodes,
+                                 int64_t level_begin, int64_t level_end,
+                                 int32_t* rows, int64_t n,
                                  const FffRouting& routing,
                                  const FffGroupScratch& scratch,
                                  int32_t* next_node);
+
+// Dense top levels: for the n rows listed in rows[] and trees
+// [tree_begin, tree_end), the logits of all 2^levels - 1 nodes of each tree's
+// top `levels` levels are computed (each product with the same arithmetic as
+// every other strategy, so the recorded logits are bitwise those of a row
+// walk), each row is walked down them, and the routing of those levels is
+// recorded. Pays where a tree's top nodes are few and shared by every row:
+// each input vector is loaded once for several weight rows.
+inline constexpr int64_t kMaxDenseLevels = 6;  // levels <= this
+using FffRouteDenseFn = void (*)(const FffProblem& p, int64_t tree_begin,
+                                 int64_t tree_end, int64_t levels,
+                                 const int32_t* rows, int64_t n,
+                                 const FffRouting& routing);
 
 // For the n rows listed in rows[], whose acts already hold GELU(logit):
 // y[row] = sum over visits of act * w_out[node] (fixed order, fff-inl.h).
@@ -83,6 +98,7 @@ struct FffKernelTable {
   const char* name = "";  // hwy::TargetName(target), e.g. "AVX3"
   FffRowWalkFn row_walk = nullptr;
   FffRouteGroupFn route_group = nullptr;
+  FffRouteDenseFn route_dense = nullptr;
   FffFinishRowsFn finish_rows = nullptr;
   // out[i] = GELU(in[i]) for i < n (in == out allowed). Exposed for tests.
   void (*gelu)(const float* in, float* out, int64_t n) = nullptr;

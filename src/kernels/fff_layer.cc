@@ -42,6 +42,16 @@ constexpr int64_t kTopBlockRows = 16;
 // and covers at most kMaxTopLevels levels so that the pass's weight rows
 // (2^kMaxTopLevels - 1 of them, 381 KB at d_in = 768) stay in L2.
 constexpr int64_t kMinSplitLevel = 2;
+// Trees this shallow (at most 7 nodes) are routed block by block, in blocks
+// of kDenseBlockRows rows, with their top kDefaultDenseTopLevels levels
+// computed densely (the logits of all their nodes for every row: 3 products
+// where a row needs 2, but each input vector serves 6 weight rows). Deeper
+// trees compute no level densely by default: one level gained nothing
+// measurable there (docs/kernels.md).
+constexpr int64_t kMaxDenseDepth = 2;
+constexpr int64_t kDenseBlockRows = 64;
+constexpr int64_t kDefaultDenseTopLevels = 2;
+constexpr int64_t kMaxBlockRows = std::max(kTopBlockRows, kDenseBlockRows);
 constexpr int64_t kMaxTopLevels = 7;
 // A call's outputs at least this large are written with streaming stores:
 // they exceed the 32 MiB last-level cache, so regular stores would only add
@@ -149,6 +159,12 @@ Result<FffLayer> FffLayer::Create(const FffShape& shape,
     return InvalidArgumentError(
         fmt::format("fff: n_threads: expected 0..{} (0 = all), got {}",
                     kMaxThreads, options.n_threads));
+  }
+  if (options.dense_top_levels < -1 ||
+      options.dense_top_levels > kernels::kMaxDenseLevels) {
+    return InvalidArgumentError(fmt::format(
+        "fff: dense_top_levels: expected -1..{} (-1 = default), got {}",
+        kernels::kMaxDenseLevels, options.dense_top_levels));
   }
   impl->n_threads = ResolveThreadCount(options.n_threads);
   impl->level_batched_min_rows = options.level_batched_min_rows >= 0
@@ -312,19 +328,41 @@ void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
     return;
   }
   const int64_t levels = shape.depth + 1;
-  const int64_t span = SplitSpan(n, levels);
-  const int64_t top_block = std::min(kTopBlockRows, per_thread);
+  // Shallow trees (depth <= kMaxDenseDepth) always go block by block: a
+  // tree has at most 7 nodes, so a block of kDenseBlockRows rows shares
+  // every one of them, and the dense top levels serve all trees at once.
+  const bool shallow = shape.depth <= kMaxDenseDepth;
+  const int64_t span = shallow ? 0 : SplitSpan(n, levels);
+  const int64_t top_block =
+      std::min(shallow ? kDenseBlockRows : kTopBlockRows, per_thread);
   const int64_t n_top_blocks = (n + top_block - 1) / top_block;
   if (span == 0) {
     // One pass per block of rows over every tree, so the block's inputs stay
     // cached while all trees are routed (tree-major order would re-read the
-    // whole batch once per tree).
+    // whole batch once per tree): the top `dense` levels of every tree first,
+    // all their nodes at once (each input vector then serves several weight
+    // rows), then each tree's remaining levels grouped from the nodes the
+    // rows reached.
+    const int64_t dense = std::min(levels, DenseLevels());
     ParallelFor(n_top_blocks, n_threads, [&](int64_t b) {
       const int64_t begin = b * top_block;
+      const int64_t count = std::min(top_block, n - begin);
+      int32_t* rows = ord + begin;
+      if (dense > 0) {
+        k->route_dense(p, 0, shape.n_trees, dense, rows, count, routing);
+      }
+      if (dense == levels) return;
       const kernels::FffGroupScratch gs = GroupScratch(CurrentThreadIndex());
+      int32_t start[kMaxBlockRows];
       for (int64_t t = 0; t < shape.n_trees; ++t) {
-        k->route_group(p, t, 0, 0, levels, ord + begin,
-                       std::min(top_block, n - begin), routing, gs, nullptr);
+        if (dense == 0) {
+          k->route_group(p, t, 0, nullptr, 0, levels, rows, count, routing, gs,
+                         nullptr);
+          continue;
+        }
+        SortByDenseLeaf(t, dense, rows, count, start);
+        k->route_group(p, t, -1, start, dense, levels, rows, count, routing, gs,
+                       nullptr);
       }
     });
     return;
@@ -334,7 +372,7 @@ void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
     // The top levels in blocks of rows, in parallel ...
     ParallelFor(n_top_blocks, n_threads, [&](int64_t b) {
       const int64_t begin = b * top_block;
-      k->route_group(p, t, 0, 0, span, ord + begin,
+      k->route_group(p, t, 0, nullptr, 0, span, ord + begin,
                      std::min(top_block, n - begin), routing,
                      GroupScratch(CurrentThreadIndex()), nxt + begin);
     });
@@ -356,6 +394,38 @@ void FffLayer::Impl::RouteChunk(const kernels::FffProblem& p, int64_t n,
       }
     });
   }
+}
+
+int64_t FffLayer::Impl::DenseLevels() const {
+  if (options.dense_top_levels >= 0) return options.dense_top_levels;
+  return shape.depth <= kMaxDenseDepth ? kDefaultDenseTopLevels : 0;
+}
+
+void FffLayer::Impl::SortByDenseLeaf(int64_t tree, int64_t dense, int32_t* rows,
+                                     int64_t n, int32_t* start) const {
+  // The node each row reaches below the dense levels is the child of its
+  // node at level dense - 1 on its logit's side; a stable counting sort over
+  // the 2^dense candidates keeps rows sorted by it, as route_group needs.
+  const int64_t nv = shape.n_visited();
+  const int64_t at = tree * (shape.depth + 1) + dense - 1;
+  const int32_t base = static_cast<int32_t>(tree * shape.n_nodes());
+  const int32_t first = (int32_t{1} << dense) - 1;  // leftmost node at `dense`
+  int32_t child[kMaxBlockRows];
+  int32_t tmp[kMaxBlockRows];
+  int32_t count[(1 << kernels::kMaxDenseLevels) + 1] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = rows[i];
+    const int32_t node = nodes[r * nv + at] - base;
+    child[i] = 2 * node + (acts[r * nv + at] > 0.0f ? 2 : 1);
+    ++count[child[i] - first + 1];
+  }
+  for (int32_t b = 0; b < first + 1; ++b) count[b + 1] += count[b];
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t pos = count[child[i] - first]++;
+    tmp[pos] = rows[i];
+    start[pos] = child[i];
+  }
+  std::copy(tmp, tmp + n, rows);
 }
 
 int64_t FffLayer::Impl::SplitSpan(int64_t n, int64_t remaining_levels) const {
@@ -395,15 +465,15 @@ void FffLayer::Impl::RouteSubtree(const kernels::FffProblem& p, int64_t tree,
   const kernels::FffGroupScratch gs = GroupScratch(thread);
   const int64_t span = SplitSpan(n, levels - level);
   if (span == 0) {
-    kernels->route_group(p, tree, node, level, levels, rows, n, routing, gs,
-                         nullptr);
+    kernels->route_group(p, tree, node, nullptr, level, levels, rows, n,
+                         routing, gs, nullptr);
     return;
   }
   // Too many rows for one group to stay cached: the same two passes as the
   // whole chunk, recursively (serial: the caller already runs in parallel).
   int32_t* nxt = next_node.data() + (rows - order.data());
   for (int64_t b = 0; b < n; b += kTopBlockRows) {
-    kernels->route_group(p, tree, node, level, level + span, rows + b,
+    kernels->route_group(p, tree, node, nullptr, level, level + span, rows + b,
                          std::min(kTopBlockRows, n - b), routing, gs, nxt + b);
   }
   int32_t bounds[(1 << kMaxTopLevels) + 1];

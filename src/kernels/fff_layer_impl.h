@@ -46,6 +46,13 @@ struct FffLayer::Impl {
 
   void RouteChunk(const kernels::FffProblem& p, int64_t n_rows,
                   FffStrategy strategy);
+  // Top levels the block-by-block path computes densely (options or default).
+  int64_t DenseLevels() const;
+  // Reorders rows[0..n) (at most kMaxBlockRows) by the node of `tree` each
+  // reached at level `dense` (from the recorded routing of level dense - 1),
+  // stably, and writes those nodes (within the tree) to start[].
+  void SortByDenseLeaf(int64_t tree, int64_t dense, int32_t* rows, int64_t n,
+                       int32_t* start) const;
   // Levels the top pass of a group of n rows covers (0: route the group in
   // one pass).
   int64_t SplitSpan(int64_t n, int64_t remaining_levels) const;

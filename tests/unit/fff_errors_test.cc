@@ -110,6 +110,15 @@ TEST(FffErrorsTest, TargetAndThreads) {
   ExpectError(FffLayer::Create(s, w.view(), opt).status(),
               StatusCode::kInvalidArgument,
               {"n_threads", "expected 0..1024", "got 1025"});
+  opt.n_threads = 0;
+  opt.dense_top_levels = 7;
+  ExpectError(FffLayer::Create(s, w.view(), opt).status(),
+              StatusCode::kInvalidArgument,
+              {"dense_top_levels", "expected -1..6", "got 7"});
+  opt.dense_top_levels = -2;
+  ExpectError(FffLayer::Create(s, w.view(), opt).status(),
+              StatusCode::kInvalidArgument, {"dense_top_levels", "got -2"});
+  opt.dense_top_levels = -1;
   // The environment override is honoured and validated too.
   ASSERT_EQ(setenv("FFF_CPU_TARGET", "scalar", 1), 0);
   auto forced = FffLayer::Create(s, w.view());

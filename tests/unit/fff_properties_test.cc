@@ -62,7 +62,11 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
          std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-const FffShape kShapes[] = {{768, 768, 11, 1}, {37, 29, 4, 5}, {5, 3, 0, 64}};
+// 1x11 as published; a mid-depth forest; a wide depth-0 layer (every tree
+// one neuron, so the dense top level is the whole routing); a shallow forest
+// with 90 visits per row, so outputs take two passes (kOutputPassVisits).
+const FffShape kShapes[] = {
+    {768, 768, 11, 1}, {37, 29, 4, 5}, {5, 3, 0, 64}, {17, 19, 2, 30}};
 
 TEST(FffPropertiesTest, RoutingFollowsChildLinks) {
   for (const FffShape& s : kShapes) {
@@ -176,6 +180,51 @@ TEST(FffPropertiesTest, BitsIndependentOfThreadsSplitsAndStrategy) {
           y.insert(y.end(), part.y.begin(), part.y.end());
         }
         ASSERT_TRUE(SameBits(y, want.y)) << t->name << " piece " << piece;
+      }
+    }
+  }
+}
+
+// Dense top levels (every node of a tree's top levels computed for every
+// row, several weight rows per pass over the inputs, DotTile) must give each
+// row exactly the logits, path and output of a row walk: for every level
+// count, on every target, with d_in covering 0 to 3 whole vectors after the
+// 4-vector blocks and a partial vector, and batches that leave partial row
+// and column tiles.
+TEST(FffPropertiesTest, DenseTopLevelsMatchRowWalkBits) {
+  struct Case {
+    FffShape shape;
+    int64_t n_rows;
+  };
+  const Case cases[] = {{{1, 3, 0, 13}, 5},    {{3, 5, 1, 7}, 64},
+                        {{17, 9, 2, 11}, 70},  {{40, 6, 3, 3}, 37},
+                        {{50, 7, 6, 2}, 40},   {{64, 33, 5, 4}, 19},
+                        {{773, 17, 2, 9}, 66}, {{768, 20, 11, 1}, 16}};
+  for (const Case& c : cases) {
+    const FffShape& s = c.shape;
+    const Batch b = MakeBatch(s, c.n_rows, 53 + s.d_in);
+    for (const auto* t : kernels::SupportedFffKernelTables()) {
+      FffOptions base;
+      base.target = t->name;
+      base.n_threads = 1;
+      base.strategy = FffStrategy::kRowWalk;
+      const Output want = RunLayer(b, base);
+      for (int64_t dense = 0; dense <= kernels::kMaxDenseLevels; ++dense) {
+        for (int threads : {1, 2}) {
+          FffOptions opt = base;
+          opt.strategy = FffStrategy::kLevelBatched;
+          opt.dense_top_levels = dense;
+          opt.n_threads = threads;
+          const Output got = RunLayer(b, opt);
+          const std::string where = std::string(t->name) +
+                                    " d_in=" + std::to_string(s.d_in) +
+                                    " depth=" + std::to_string(s.depth) +
+                                    " dense=" + std::to_string(dense) +
+                                    " threads=" + std::to_string(threads);
+          ASSERT_EQ(got.nodes, want.nodes) << where;
+          ASSERT_TRUE(SameBits(got.logits, want.logits)) << where;
+          ASSERT_TRUE(SameBits(got.y, want.y)) << where;
+        }
       }
     }
   }
