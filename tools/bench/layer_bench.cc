@@ -178,6 +178,7 @@ Result<LayerBenchReport> RunLayerBench(const LayerBenchOptions& o) {
         fopt.n_threads = threads;
         fopt.strategy = ParseStrategy(o.fff_strategy);
         fopt.stream_outputs_min_bytes = o.stream_outputs_min_bytes;
+        fopt.dense_top_levels = o.dense_top_levels;
         FFF_ASSIGN_OR_RETURN(FffLayer layer,
                              FffLayer::Create(s, w.view(), fopt));
         r.strategy = FffStrategyName(layer.StrategyFor(batch));
@@ -300,6 +301,7 @@ std::string LayerReportJson(const LayerBenchReport& rep,
       {"fresh_inputs", rep.options.fresh_inputs},
       {"fff_strategy", rep.options.fff_strategy},
       {"stream_outputs_min_bytes", rep.options.stream_outputs_min_bytes},
+      {"dense_top_levels", rep.options.dense_top_levels},
       {"max_call_s", rep.options.max_call_s}};
   for (const MachinePeaks& p : rep.peaks) {
     j["peaks"].push_back({{"threads", p.n_threads},

@@ -37,6 +37,8 @@ struct LayerBenchOptions {
   std::string fff_strategy = "auto";  // auto | row_walk | level_batched
   // FffOptions::stream_outputs_min_bytes (-1: the plan's default).
   int64_t stream_outputs_min_bytes = -1;
+  // FffOptions::dense_top_levels (-1: the plan's default).
+  int64_t dense_top_levels = -1;
   uint64_t seed = 1;
 };
 

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
   layer->add_option("--stream-outputs-min-bytes", opt.stream_outputs_min_bytes,
                     "FFF outputs of a call this large are written with "
                     "streaming stores (-1: the plan's default, 32 MiB)");
+  layer->add_option("--dense-top-levels", opt.dense_top_levels,
+                    "FFF top levels computed densely when routed block by "
+                    "block (-1: the plan's default, 2 for trees of depth <= "
+                    "2, else 0)")
+      ->check(CLI::Range(-1, 6));
   layer->add_option("--json", json_path, "where to write the JSON results");
   layer->add_option("--markdown", md_path, "also write the table here");
   bool only_1x11 = false;
