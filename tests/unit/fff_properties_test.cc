@@ -62,6 +62,16 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
          std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// One thread, row walk, on `target`: the baseline the other configurations
+// must match bit for bit.
+FffOptions RowWalkOptions(const char* target) {
+  FffOptions opt;
+  opt.target = target;
+  opt.n_threads = 1;
+  opt.strategy = FffStrategy::kRowWalk;
+  return opt;
+}
+
 // 1x11 as published; a mid-depth forest; a wide depth-0 layer (every tree
 // one neuron, so the dense top level is the whole routing); a shallow forest
 // with 90 visits per row, so outputs take two passes (kOutputPassVisits).
@@ -149,10 +159,7 @@ TEST(FffPropertiesTest, BitsIndependentOfThreadsSplitsAndStrategy) {
   for (const FffShape& s : kShapes) {
     const Batch b = MakeBatch(s, 1000, 41);
     for (const auto* t : kernels::SupportedFffKernelTables()) {
-      FffOptions base;
-      base.target = t->name;
-      base.n_threads = 1;
-      base.strategy = FffStrategy::kRowWalk;
+      const FffOptions base = RowWalkOptions(t->name);
       const Output want = RunLayer(b, base);
       for (int threads : {1, 2, 3}) {
         for (auto st : {FffStrategy::kAuto, FffStrategy::kRowWalk,
@@ -204,10 +211,7 @@ TEST(FffPropertiesTest, DenseTopLevelsMatchRowWalkBits) {
     const FffShape& s = c.shape;
     const Batch b = MakeBatch(s, c.n_rows, 53 + s.d_in);
     for (const auto* t : kernels::SupportedFffKernelTables()) {
-      FffOptions base;
-      base.target = t->name;
-      base.n_threads = 1;
-      base.strategy = FffStrategy::kRowWalk;
+      const FffOptions base = RowWalkOptions(t->name);
       const Output want = RunLayer(b, base);
       for (int64_t dense = 0; dense <= kernels::kMaxDenseLevels; ++dense) {
         for (int threads : {1, 2}) {
