@@ -37,12 +37,10 @@ struct Output {
   std::vector<float> logits;
 };
 
-Output RunLayer(const Batch& b, const FffOptions& opt, int64_t row_begin = 0,
-                int64_t n_rows = -1) {
+// Rows [row_begin, row_begin + n_rows) of the batch through `layer`.
+Output RunRows(FffLayer& layer, const Batch& b, int64_t row_begin,
+               int64_t n_rows) {
   const FffShape& s = b.w.shape;
-  if (n_rows < 0) n_rows = b.n_rows;
-  auto layer = FffLayer::Create(s, b.w.view(), opt);
-  EXPECT_TRUE(layer.ok()) << layer.status().ToString();
   Output out;
   out.y.resize(static_cast<size_t>(n_rows * s.d_out));
   out.nodes.resize(static_cast<size_t>(n_rows * s.n_visited()));
@@ -52,9 +50,16 @@ Output RunLayer(const Batch& b, const FffOptions& opt, int64_t row_begin = 0,
                                 static_cast<size_t>(n_rows * s.d_in)),
                             n_rows, s.d_in);
   MatrixView<float> y(out.y, n_rows, s.d_out);
-  Status st = layer->Forward(x, y, {out.nodes, out.logits});
+  Status st = layer.Forward(x, y, {out.nodes, out.logits});
   EXPECT_TRUE(st.ok()) << st.ToString();
   return out;
+}
+
+Output RunLayer(const Batch& b, const FffOptions& opt) {
+  auto layer = FffLayer::Create(b.w.shape, b.w.view(), opt);
+  EXPECT_TRUE(layer.ok()) << layer.status().ToString();
+  if (!layer.ok()) return {};
+  return RunRows(*layer, b, 0, b.n_rows);
 }
 
 bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -180,10 +185,12 @@ TEST(FffPropertiesTest, BitsIndependentOfThreadsSplitsAndStrategy) {
         FffOptions opt = base;
         opt.n_threads = 2;
         opt.strategy = FffStrategy::kAuto;
+        auto layer = FffLayer::Create(s, b.w.view(), opt);
+        ASSERT_TRUE(layer.ok()) << layer.status().ToString();
         std::vector<float> y;
         for (int64_t r0 = 0; r0 < b.n_rows; r0 += piece) {
           const int64_t n = std::min(piece, b.n_rows - r0);
-          const Output part = RunLayer(b, opt, r0, n);
+          const Output part = RunRows(*layer, b, r0, n);
           y.insert(y.end(), part.y.begin(), part.y.end());
         }
         ASSERT_TRUE(SameBits(y, want.y)) << t->name << " piece " << piece;
