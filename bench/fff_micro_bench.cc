@@ -115,8 +115,8 @@ void BM_FffRouteBlocks(benchmark::State& state,
   for (auto _ : state) {
     for (int64_t i = 0; i < rows; ++i) order[i] = static_cast<int32_t>(i);
     for (int64_t b = 0; b < blocks; ++b) {
-      t->route_group(p, 0, 0, nullptr, 0, levels, order.data() + b * block, block,
-                     routing, gs, next.data() + b * block);
+      t->route_group(p, 0, 0, nullptr, 0, levels, order.data() + b * block,
+                     block, routing, gs, next.data() + b * block);
     }
     benchmark::ClobberMemory();
   }

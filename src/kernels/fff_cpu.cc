@@ -142,16 +142,16 @@ HWY_INLINE void GroupLogits(const FffProblem& p, int64_t base,
 // against kTileCols weight rows at a time, so each input vector is loaded
 // once for kTileCols dot products instead of once per product, and each
 // product has DotRows' bits. Rows are then walked down those levels.
-constexpr size_t kTileRows = HWY_MAX_BYTES >= 64 ? 4 : 2;
-constexpr size_t kTileCols = HWY_MAX_BYTES >= 64 ? 6 : 4;
+constexpr int64_t kTileRows = HWY_MAX_BYTES >= 64 ? 4 : 2;
+constexpr int64_t kTileCols = HWY_MAX_BYTES >= 64 ? 6 : 4;
 
 // z[r * n_cols + c] = dot(x of rows[r], w_in row cols[c]) for r < n_rows,
 // c < n_cols.
-template <int64_t R, int64_t C>
-void TileLogitsT(const FffProblem& p, const int32_t* rows, int64_t n_rows,
-                 const float* const* cols, int64_t n_cols, float* z) {
+void TileLogits(const FffProblem& p, const int32_t* rows, int64_t n_rows,
+                const float* const* cols, int64_t n_cols, float* z) {
   const DF d;
   const size_t d_in = static_cast<size_t>(p.d_in);
+  constexpr int64_t R = kTileRows, C = kTileCols;
   float out[R * C];
   const float* xs[R];
   // Weight rows outermost: a column block (C rows) stays in L1 while the
@@ -184,11 +184,6 @@ void TileLogitsT(const FffProblem& p, const int32_t* rows, int64_t n_rows,
       }
     }
   }
-}
-
-void TileLogits(const FffProblem& p, const int32_t* rows, int64_t n_rows,
-                const float* const* cols, int64_t n_cols, float* z) {
-  return TileLogitsT<kTileRows, kTileCols>(p, rows, n_rows, cols, n_cols, z);
 }
 
 void RouteDense(const FffProblem& p, int64_t tree_begin, int64_t tree_end,
